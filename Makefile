@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+# fp4 - header-only FP4 quantization kernels. Targets:
+#   make test            compile matrix, link test, every tests/test_*.c (strict and FMA-contracted builds)
+#   make test-sanitize   every tests/test_*.c under ASan + UBSan
+#   make demo            the recipe table (examples/demo.c)
+#   make examples        build every examples/*.c (and examples/*.cu when nvcc is present)
+#   make bench           build the benchmarks (bench/*.c; bench/*.cu with nvcc)
+#   make cuda            compile the CUDA tests and benchmarks for sm_90a, sm_100a and sm_120a
+#   make test-cuda       build and run tests/test_*.cu (needs a GPU)
+#   make install         headers, pkg-config and CMake files into $(DESTDIR)$(PREFIX)
+CC      ?= cc
+NVCC    ?= nvcc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CFLAGS  ?= -O2
+BENCH_CFLAGS ?= -O3 -march=native
+CUDA_ARCHS ?= 90a 100a 120a
+NVCC_GENCODE = $(foreach a,$(CUDA_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a))
+NVCC_FLAGS ?= -O3 -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra
+HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo 1)
+
+VERSION := $(shell sed -n 's/^\#define FP4_VERSION_MAJOR //p' fp4.h).$(shell sed -n 's/^\#define FP4_VERSION_MINOR //p' fp4.h).$(shell sed -n 's/^\#define FP4_VERSION_PATCH //p' fp4.h)
+HEADERS := $(wildcard fp4.h fp4_cpu.h fp4_cuda.cuh)
+# per-file flags: a line "// FP4_TEST_FLAGS: ..." in the source
+fileflags = $(shell sed -n 's,^// FP4_TEST_FLAGS: *,,p' $(1) | head -n 1)
+
+EXAMPLES_C  := $(wildcard examples/*.c)
+EXAMPLES_CU := $(wildcard examples/*.cu)
+BENCH_C     := $(wildcard bench/*.c)
+BENCH_CU    := $(wildcard bench/*.cu)
+TESTS_CU    := $(wildcard tests/test_*.cu)
+
+.PHONY: all test test-sanitize demo examples bench cuda test-cuda install uninstall clean
+
+all: examples
+
+test:
+	BUILD=$(BUILD) CC=$(CC) bash tests/run.sh
+
+test-sanitize:
+	BUILD=$(BUILD) bash tests/run.sh --sanitize
+
+$(BUILD)/examples/%: examples/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(CFLAGS) -Wall -Wextra -Wpedantic -Werror -I. $(call fileflags,$<) $< -o $@ -lm
+
+$(BUILD)/examples/%: examples/%.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@
+
+examples: $(EXAMPLES_C:examples/%.c=$(BUILD)/examples/%) $(if $(HAVE_NVCC),$(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%))
+
+demo: $(BUILD)/examples/demo
+	./$(BUILD)/examples/demo
+
+$(BUILD)/bench/%: bench/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(BENCH_CFLAGS) -I. $(call fileflags,$<) $< -o $@ -lm
+
+$(BUILD)/bench/%: bench/%.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@ -lcublas
+
+bench: $(BENCH_C:bench/%.c=$(BUILD)/bench/%) $(if $(HAVE_NVCC),$(BENCH_CU:bench/%.cu=$(BUILD)/bench/%))
+
+$(BUILD)/tests/%: tests/%.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. -Itests $(call fileflags,$<) $< -o $@
+
+cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%) $(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%)
+
+test-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%)
+	@set -e; for t in $^; do ./$$t; done
+
+install:
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf $(BUILD)
