@@ -7,7 +7,7 @@
 #   make bench           build the benchmarks (bench/*.c; bench/*.cu with nvcc)
 #   make cuda            compile the CUDA tests and benchmarks for sm_90a, sm_100a and sm_120a
 #   make test-cuda       build and run tests/test_*.cu (needs a GPU)
-#   make install         headers, pkg-config and CMake files into $(DESTDIR)$(PREFIX)
+#   make install         headers, pkg-config and CMake files into $(DESTDIR)$(PREFIX); make uninstall
 CC      ?= cc
 NVCC    ?= nvcc
 PREFIX  ?= /usr/local
@@ -72,9 +72,26 @@ cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/ben
 test-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%)
 	@set -e; for t in $^; do ./$$t; done
 
+# install: the headers, fp4.pc (only Cflags) and the find_package(fp4) files (target fp4::fp4), from the
+# templates fp4.pc.in and cmake/*.in that CMakeLists.txt uses too; paths are absolute (without DESTDIR).
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(PREFIX)/share/pkgconfig
+CMAKEDIR     ?= $(PREFIX)/share/cmake/fp4
+FP4_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+                -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g'
+CMAKE_FILES := fp4Config.cmake fp4ConfigVersion.cmake fp4Targets.cmake
+
 install:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	$(FP4_SUBST) fp4.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc
+	@set -e; for f in $(CMAKE_FILES); do $(FP4_SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f; done
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,fp4.h fp4_cpu.h fp4_cuda.cuh) $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc
+	rm -f $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)
