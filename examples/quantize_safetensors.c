@@ -361,11 +361,9 @@ static int st_header(st_json *j, st_file *f) {
   int have_meta = 0, more;
   if (st_expect(j, '{')) return -1;
   st_ws(j);
-  if (j->p < j->end && *j->p == '}') {
-    j->p++;
-    return 0;
-  }
-  do {
+  more = !(j->p < j->end && *j->p == '}');
+  if (!more) j->p++;
+  while (more) {
     const char *name;
     if (st_string(j, &name) || st_expect(j, ':')) return -1;
     if (!strcmp(name, "__metadata__")) {
@@ -402,7 +400,7 @@ static int st_header(st_json *j, st_file *f) {
       f->count++;
     }
     if ((more = st_next_member(j)) < 0) return -1;
-  } while (more);
+  }
   st_ws(j); /* the header may be padded with spaces */
   if (j->p != j->end) return st_fail(j, "trailing bytes after the header object");
   return 0;
