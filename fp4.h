@@ -1028,6 +1028,12 @@ FP4_API fp4_status fp4__quantize(const void *x, fp4_dtype dt, int64_t rows, int6
       return FP4_ERR_ALIAS;
     if (k->y && fp4__overlap(x, xs, k->y, fp4__span(q.R, q.C, k->ldy, FP4_F32))) return FP4_ERR_ALIAS;
     if (k->mask && fp4__overlap(x, xs, k->mask, fp4_mask_bytes(q.R, q.C))) return FP4_ERR_ALIAS;
+    /* the mask must not overlap the other outputs either */
+    if (k->mask && ((k->t && (fp4__overlap(k->mask, fp4_mask_bytes(q.R, q.C), k->t->data, fp4_data_bytes(q.R, q.C)) ||
+                              fp4__overlap(k->mask, fp4_mask_bytes(q.R, q.C), k->t->scales,
+                                           fp4_scale_bytes(q.fmt, q.R, q.C, k->layout)))) ||
+                    (k->y && fp4__overlap(k->mask, fp4_mask_bytes(q.R, q.C), k->y, fp4__span(q.R, q.C, k->ldy, FP4_F32)))))
+      return FP4_ERR_ALIAS;
   }
   if (q.g && cfg->hadamard_signs == FP4_SIGNS_USER) {
     memcpy(q.signs, cfg->hadamard_sign_bits, sizeof q.signs);
