@@ -32,7 +32,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The back end: the scalar reference fp4.h, or with TL_USE_CPU the SIMD back end fp4_cpu.h (same
+ * signatures with the fp4_cpu_ prefix, same bytes). TL_API: linkage of the functions below (static
+ * inline, so that a file including this one may use any subset). */
+#ifdef TL_USE_CPU
+#include "fp4_cpu.h"
+#define TL_LIB(name) fp4_cpu_##name
+#else
 #include "fp4.h"
+#define TL_LIB(name) fp4_##name
+#endif
+#ifndef TL_API
+#define TL_API static inline
+#endif
 
 /* ==== recipe ==== */
 /*
@@ -107,7 +119,7 @@ static const tl_recipe tl_recipes[] = {
 #define TL_NRECIPES ((int)(sizeof tl_recipes / sizeof tl_recipes[0]))
 
 /* splitmix64: seeds for the stochastic-rounding streams of each GEMM operand. */
-static uint64_t tl_mix(uint64_t z) {
+TL_API uint64_t tl_mix(uint64_t z) {
   z += 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -115,7 +127,7 @@ static uint64_t tl_mix(uint64_t z) {
 }
 
 /* The quantizer of one operand role under a recipe. seed: the Philox key of stochastic rounding. */
-static tl_quant tl_quant_for(const tl_recipe *rc, tl_role role, uint64_t seed) {
+TL_API tl_quant tl_quant_for(const tl_recipe *rc, tl_role role, uint64_t seed) {
   tl_quant q;
   memset(&q, 0, sizeof q);
   q.fp4 = rc->fp4;
@@ -154,7 +166,7 @@ static tl_quant tl_quant_for(const tl_recipe *rc, tl_role role, uint64_t seed) {
 }
 
 /* Allocate an operand able to hold n elements (any shape). Returns 0 on failure. */
-static int tl_operand_alloc(tl_operand *op, size_t n) {
+TL_API int tl_operand_alloc(tl_operand *op, size_t n) {
   memset(op, 0, sizeof *op);
   op->cap = n;
   op->f = (float *)malloc(n * sizeof(float));
@@ -163,7 +175,7 @@ static int tl_operand_alloc(tl_operand *op, size_t n) {
   return op->f && op->mask_buf && op->t.data && op->t.scales;
 }
 
-static void tl_operand_free(tl_operand *op) {
+TL_API void tl_operand_free(tl_operand *op) {
   free(op->f);
   free(op->mask_buf);
   free(op->t.data);
@@ -172,7 +184,7 @@ static void tl_operand_free(tl_operand *op) {
 }
 
 /* Signs of a config's Hadamard rotation (NULL: none). */
-static const uint32_t *tl_signs(const fp4_quant_config *c, uint32_t bits[8]) {
+TL_API const uint32_t *tl_signs(const fp4_quant_config *c, uint32_t bits[8]) {
   if (c->hadamard_signs == FP4_SIGNS_USER) return c->hadamard_sign_bits;
   if (c->hadamard_signs == FP4_SIGNS_RANDOM) {
     fp4_hadamard_signs_from_seed(c->seed, c->hadamard, bits);
@@ -183,7 +195,7 @@ static const uint32_t *tl_signs(const fp4_quant_config *c, uint32_t bits[8]) {
 
 /* Prepare the operand of row-major x[rows, cols]: x itself, or x^T when q->cfg.transpose, so the
  * operand is K-contiguous; rotated along K when q->cfg.hadamard; quantized when q->fp4. */
-static fp4_status tl_prepare(const tl_quant *q, const float *x, int64_t rows, int64_t cols, tl_operand *op) {
+TL_API fp4_status tl_prepare(const tl_quant *q, const float *x, int64_t rows, int64_t cols, tl_operand *op) {
   int tr = q->cfg.transpose != 0;
   int64_t R = tr ? cols : rows, C = tr ? rows : cols, r, c;
   if ((size_t)(R * C) > op->cap) return FP4_ERR_WORKSPACE;
@@ -192,19 +204,19 @@ static fp4_status tl_prepare(const tl_quant *q, const float *x, int64_t rows, in
   op->fp4 = q->fp4;
   if (q->fp4) {
     op->t.mask = q->cfg.rule == FP4_MX_QUEST ? op->mask_buf : NULL;
-    return fp4_quantize_f32(x, rows, cols, cols, &q->cfg, &op->t, NULL, 0);
+    return TL_LIB(quantize_f32)(x, rows, cols, cols, &q->cfg, &op->t, NULL, 0);
   }
   for (r = 0; r < R; r++)
     for (c = 0; c < C; c++) op->f[r * C + c] = tr ? x[c * cols + r] : x[r * cols + c];
   if (q->cfg.hadamard) {
     uint32_t bits[8];
-    return fp4_hadamard_f32(op->f, R, C, C, op->f, C, q->cfg.hadamard, tl_signs(&q->cfg, bits), 0);
+    return TL_LIB(hadamard_f32)(op->f, R, C, C, op->f, C, q->cfg.hadamard, tl_signs(&q->cfg, bits), 0);
   }
   return FP4_OK;
 }
 
 /* f32 TN GEMM: C[M,N] = A[M,K] . B[N,K]^T. */
-static void tl_gemm_f32(const float *A, const float *B, int64_t M, int64_t N, int64_t K, float *C) {
+TL_API void tl_gemm_f32(const float *A, const float *B, int64_t M, int64_t N, int64_t K, float *C) {
   int64_t m, n, k;
   for (m = 0; m < M; m++)
     for (n = 0; n < N; n++) {
@@ -215,9 +227,9 @@ static void tl_gemm_f32(const float *A, const float *B, int64_t M, int64_t N, in
 }
 
 /* C[A.rows, B.rows] = A . B^T: the W4A4 GEMM for two FP4 operands, f32 otherwise. */
-static fp4_status tl_gemm(const tl_operand *A, const tl_operand *B, float *C) {
+TL_API fp4_status tl_gemm(const tl_operand *A, const tl_operand *B, float *C) {
   if (A->K != B->K || A->fp4 != B->fp4) return FP4_ERR_UNSUPPORTED;
-  if (A->fp4) return fp4_gemm_w4a4_f32(&A->t, &B->t, 1.0f, 0.0f, C, B->rows, NULL, 0);
+  if (A->fp4) return TL_LIB(gemm_w4a4_f32)(&A->t, &B->t, 1.0f, 0.0f, C, B->rows, NULL, 0);
   tl_gemm_f32(A->f, B->f, A->rows, B->rows, A->K, C);
   return FP4_OK;
 }
@@ -230,7 +242,7 @@ typedef struct tl_layer {
   float *g, *d; /* scratch of max(tmax, out) * in floats */
 } tl_layer;
 
-static int tl_layer_alloc(tl_layer *L, int64_t tmax, int64_t in, int64_t out) {
+TL_API int tl_layer_alloc(tl_layer *L, int64_t tmax, int64_t in, int64_t out) {
   size_t n = (size_t)((tmax > in ? tmax : in) * (out > in ? out : in));
   size_t m = (size_t)((tmax > out ? tmax : out) * in);
   n = n > m ? n : m;
@@ -243,7 +255,7 @@ static int tl_layer_alloc(tl_layer *L, int64_t tmax, int64_t in, int64_t out) {
          tl_operand_alloc(&L->b, n) & (L->g != NULL) & (L->d != NULL);
 }
 
-static void tl_layer_free(tl_layer *L) {
+TL_API void tl_layer_free(tl_layer *L) {
   tl_operand_free(&L->xq);
   tl_operand_free(&L->wq);
   tl_operand_free(&L->a);
@@ -253,7 +265,7 @@ static void tl_layer_free(tl_layer *L) {
 }
 
 /* Forward: Y[T,out] = X[T,in] . W[out,in]^T. */
-static fp4_status tl_forward(tl_layer *L, const tl_recipe *rc, const float *X, const float *W, float *Y, int64_t T) {
+TL_API fp4_status tl_forward(tl_layer *L, const tl_recipe *rc, const float *X, const float *W, float *Y, int64_t T) {
   tl_quant qx = tl_quant_for(rc, TL_FWD_X, 0), qw = tl_quant_for(rc, TL_FWD_W, 0);
   fp4_status st;
   if ((st = tl_prepare(&qx, X, T, L->in, &L->xq)) != FP4_OK) return st;
@@ -262,7 +274,7 @@ static fp4_status tl_forward(tl_layer *L, const tl_recipe *rc, const float *X, c
 }
 
 /* Input gradient: dX[T,in] = dY[T,out] . W[out,in] (dY stochastically rounded with `seed`). */
-static fp4_status tl_dgrad(tl_layer *L, const tl_recipe *rc, const float *dY, const float *W, float *dX, int64_t T,
+TL_API fp4_status tl_dgrad(tl_layer *L, const tl_recipe *rc, const float *dY, const float *W, float *dX, int64_t T,
                            uint64_t seed) {
   tl_quant qa = tl_quant_for(rc, TL_DGRAD_DY, seed), qb = tl_quant_for(rc, TL_DGRAD_W, 0);
   fp4_status st;
@@ -272,7 +284,7 @@ static fp4_status tl_dgrad(tl_layer *L, const tl_recipe *rc, const float *dY, co
 }
 
 /* Weight gradient: dW[out,in] = dY[T,out]^T . X[T,in] (K = T; rotated, dY^T stochastically rounded). */
-static fp4_status tl_wgrad(tl_layer *L, const tl_recipe *rc, const float *dY, const float *X, float *dW, int64_t T,
+TL_API fp4_status tl_wgrad(tl_layer *L, const tl_recipe *rc, const float *dY, const float *X, float *dW, int64_t T,
                            uint64_t seed) {
   tl_quant qa = tl_quant_for(rc, TL_WGRAD_DY, seed), qb = tl_quant_for(rc, TL_WGRAD_X, 0);
   fp4_status st;
@@ -282,38 +294,38 @@ static fp4_status tl_wgrad(tl_layer *L, const tl_recipe *rc, const float *dY, co
 }
 
 /* g[rows, cols] *= mask (bit i of byte j = element 8j + i, row-major: spec §3 QuEST mask). */
-static void tl_apply_mask(float *g, const uint8_t *mask, int64_t n) {
+TL_API void tl_apply_mask(float *g, const uint8_t *mask, int64_t n) {
   int64_t i;
   for (i = 0; i < n; i++)
     if (!((mask[i >> 3] >> (i & 7)) & 1u)) g[i] = 0.0f;
 }
 
 /* QuEST straight-through backward, after tl_forward saved Q(X H^T) and Q(W H^T) with their masks. */
-static fp4_status tl_backward_quest(tl_layer *L, const tl_recipe *rc, const float *dY, float *dX, float *dW, int64_t T) {
+TL_API fp4_status tl_backward_quest(tl_layer *L, const tl_recipe *rc, const float *dY, float *dX, float *dW, int64_t T) {
   tl_quant f32 = tl_quant_for(rc, TL_DGRAD_DY, 0), f32t = f32;
   int64_t in = L->in, out = L->out;
   fp4_status st;
   f32t.cfg.transpose = 1;
   if (dX) { /* dXr = dY . Q(W H^T) (rotated domain), masked, rotated back */
-    if ((st = fp4_dequantize_f32(&L->wq.t, L->d, in)) != FP4_OK) return st;
+    if ((st = TL_LIB(dequantize_f32)(&L->wq.t, L->d, in)) != FP4_OK) return st;
     if ((st = tl_prepare(&f32, dY, T, out, &L->a)) != FP4_OK) return st;
     if ((st = tl_prepare(&f32t, L->d, out, in, &L->b)) != FP4_OK) return st;
     if ((st = tl_gemm(&L->a, &L->b, L->g)) != FP4_OK) return st;
     tl_apply_mask(L->g, L->xq.t.mask, T * in);
-    if ((st = fp4_hadamard_f32(L->g, T, in, in, dX, in, rc->quest_group, NULL, 1)) != FP4_OK) return st;
+    if ((st = TL_LIB(hadamard_f32)(L->g, T, in, in, dX, in, rc->quest_group, NULL, 1)) != FP4_OK) return st;
   }
   /* dWr = dY^T . Q(X H^T), masked, rotated back */
-  if ((st = fp4_dequantize_f32(&L->xq.t, L->d, in)) != FP4_OK) return st;
+  if ((st = TL_LIB(dequantize_f32)(&L->xq.t, L->d, in)) != FP4_OK) return st;
   if ((st = tl_prepare(&f32t, dY, T, out, &L->a)) != FP4_OK) return st;
   if ((st = tl_prepare(&f32t, L->d, T, in, &L->b)) != FP4_OK) return st;
   if ((st = tl_gemm(&L->a, &L->b, L->g)) != FP4_OK) return st;
   tl_apply_mask(L->g, L->wq.t.mask, out * in);
-  return fp4_hadamard_f32(L->g, out, in, in, dW, in, rc->quest_group, NULL, 1);
+  return TL_LIB(hadamard_f32)(L->g, out, in, in, dW, in, rc->quest_group, NULL, 1);
 }
 
 /* Backward of the layer whose forward ran last on X, W: dW always, dX unless NULL. The two uses of
  * dY draw independent stochastic-rounding streams derived from `seed`. */
-static fp4_status tl_backward(tl_layer *L, const tl_recipe *rc, const float *X, const float *W, const float *dY,
+TL_API fp4_status tl_backward(tl_layer *L, const tl_recipe *rc, const float *X, const float *W, const float *dY,
                               float *dX, float *dW, int64_t T, uint64_t seed) {
   fp4_status st;
   if (rc->quest) return tl_backward_quest(L, rc, dY, dX, dW, T);
@@ -335,8 +347,8 @@ typedef struct tl_task {
 typedef struct tl_rng {
   uint64_t s;
 } tl_rng;
-static double tl_uniform(tl_rng *r) { return (double)(tl_mix(r->s++) >> 11) * (1.0 / 9007199254740992.0); }
-static float tl_normal(tl_rng *r) {
+TL_API double tl_uniform(tl_rng *r) { return (double)(tl_mix(r->s++) >> 11) * (1.0 / 9007199254740992.0); }
+TL_API float tl_normal(tl_rng *r) {
   double u = tl_uniform(r), v = tl_uniform(r);
   if (u < 1e-300) u = 1e-300;
   return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
@@ -349,7 +361,7 @@ typedef struct tl_teacher {
   int64_t din, dh, dout;
 } tl_teacher;
 
-static void tl_teacher_make(tl_teacher *t, const tl_task *k) {
+TL_API void tl_teacher_make(tl_teacher *t, const tl_task *k) {
   tl_rng r;
   int64_t i;
   r.s = tl_mix(k->seed ^ 0x7EAC4E5u);
@@ -364,7 +376,7 @@ static void tl_teacher_make(tl_teacher *t, const tl_task *k) {
 }
 
 /* n samples: X ~ N(0, I), Y = teacher(X) + noise * N(0, I). h: dh scratch doubles. */
-static void tl_sample(const tl_teacher *t, tl_rng *r, float noise, int64_t n, float *X, float *Y, double *h) {
+TL_API void tl_sample(const tl_teacher *t, tl_rng *r, float noise, int64_t n, float *X, float *Y, double *h) {
   int64_t s, i, j, c;
   for (i = 0; i < n * t->din; i++) X[i] = tl_normal(r);
   for (s = 0; s < n; s++) {
@@ -391,7 +403,7 @@ typedef struct tl_mlp {
   tl_layer l1, l2;
 } tl_mlp;
 
-static int tl_mlp_alloc(tl_mlp *n, const tl_task *k, int64_t tmax) {
+TL_API int tl_mlp_alloc(tl_mlp *n, const tl_task *k, int64_t tmax) {
   tl_rng r;
   size_t i;
   memset(n, 0, sizeof *n);
@@ -425,7 +437,7 @@ static int tl_mlp_alloc(tl_mlp *n, const tl_task *k, int64_t tmax) {
   return tl_layer_alloc(&n->l1, tmax, k->din, k->dh) & tl_layer_alloc(&n->l2, tmax, k->dh, k->dout);
 }
 
-static void tl_mlp_free(tl_mlp *n) {
+TL_API void tl_mlp_free(tl_mlp *n) {
   tl_layer_free(&n->l1);
   tl_layer_free(&n->l2);
   free(n->p);
@@ -433,7 +445,7 @@ static void tl_mlp_free(tl_mlp *n) {
 }
 
 /* Forward pass of T samples under a recipe; returns the MSE against Y (or -1 on a library error). */
-static double tl_mlp_forward(tl_mlp *n, const tl_recipe *rc, const float *X, const float *Y, int64_t T) {
+TL_API double tl_mlp_forward(tl_mlp *n, const tl_recipe *rc, const float *X, const float *Y, int64_t T) {
   int64_t t, j;
   double loss = 0.0;
   if (tl_forward(&n->l1, rc, X, n->W1, n->Z1, T) != FP4_OK) return -1.0;
@@ -455,7 +467,7 @@ static double tl_mlp_forward(tl_mlp *n, const tl_recipe *rc, const float *X, con
 }
 
 /* Backward pass after tl_mlp_forward on the same batch: fills n->grad. */
-static fp4_status tl_mlp_backward(tl_mlp *n, const tl_recipe *rc, const float *X, const float *Y, int64_t T,
+TL_API fp4_status tl_mlp_backward(tl_mlp *n, const tl_recipe *rc, const float *X, const float *Y, int64_t T,
                                   uint64_t seed) {
   int64_t t, j;
   float c = 2.0f / (float)(T * n->dout);
@@ -480,7 +492,7 @@ static fp4_status tl_mlp_backward(tl_mlp *n, const tl_recipe *rc, const float *X
 }
 
 /* Adam (beta1 0.9, beta2 0.999, eps 1e-8) on the f32 master weights. */
-static void tl_adam(tl_mlp *n, float lr, int step) {
+TL_API void tl_adam(tl_mlp *n, float lr, int step) {
   double b1c = 1.0 - pow(0.9, step), b2c = 1.0 - pow(0.999, step);
   size_t i;
   for (i = 0; i < n->np; i++) {
@@ -494,7 +506,7 @@ static void tl_adam(tl_mlp *n, float lr, int step) {
 /* Train one recipe. curve[i] = held-out MSE after i * eval_every steps (steps / eval_every + 1
  * entries). Every recipe sees the same data, initialization and learning-rate schedule. Returns
  * 0, or -1 on a library error (st set). */
-static int tl_train(const tl_task *k, const tl_recipe *rc, double *curve, fp4_status *st) {
+TL_API int tl_train(const tl_task *k, const tl_recipe *rc, double *curve, fp4_status *st) {
   tl_teacher te;
   tl_mlp n;
   tl_rng data;
