@@ -1068,6 +1068,9 @@ FP4_API fp4_status fp4__quantize(const void *x, fp4_dtype dt, int64_t rows, int6
     k->t->cols = q.C;
     k->t->tensor_scale = q.ts.S_dec;
     k->t->amax = q.fmt == FP4_NVFP4 ? q.ts.amax : 0.0f;
+    /* swizzled scales: the padding rows / scale columns are zero bytes, as fp4_scales_to_swizzled
+     * gives them (spec §2), so quantizing straight into the layout equals converting afterwards */
+    if (k->layout == FP4_LAYOUT_SWIZZLED) memset(k->t->scales, 0, fp4_scale_bytes(q.fmt, q.R, q.C, k->layout));
   }
   if (cfg->scale_2d) {
     nonfinite = fp4__quantize_2d(&q, k);
