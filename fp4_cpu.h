@@ -1,0 +1,1637 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fp4_cpu.h - SIMD CPU back end for fp4.h: AVX-512, AVX2 and the scalar reference as fallback.
+ *
+ * Same entry points as fp4.h with the fp4_cpu_ prefix and the same signatures (switching is a prefix
+ * change), same output bytes for every input, rule, option and seed (spec §3-§5). The hot cases
+ * (round to nearest; OCP, CEIL, ABSMAX3, NV_6, NV_4 and the three Four Over Six rules; f32, bf16 and
+ * f16 input; with or without Hadamard and its bf16 rounding) run vectorized; the rest (stochastic
+ * rounding, QUEST, ADAPTIVE, transpose, 2D scaling) runs through fp4.h's block functions.
+ *
+ * Usage:
+ *     #include "fp4_cpu.h"          // includes fp4.h; build with -mavx2 -mf16c, or -march=native
+ *     fp4_quant_config cfg = fp4_config_default(FP4_NVFP4);
+ *     fp4_tensor t; fp4_tensor_init(&t, q, s, FP4_LAYOUT_LINEAR);
+ *     fp4_status st = fp4_cpu_quantize_f32(x, rows, cols, cols, &cfg, &t, NULL, 0);
+ *     fp4_cpu_gemm_w4a16_f32_f32(act, 1, K, &t, 1.0f, 0.0f, out, N, NULL, 0);   // decode GEMV
+ *     // own thread pool: NVFP4 needs the tensor amax first, then any split of rows
+ *     float a = 0; fp4_cpu_amax_f32(x, rows, cols, cols, &cfg, r0, r1, &a);    // per thread, then max
+ *     cfg.has_amax = 1; cfg.amax = a;
+ *     fp4_cpu_quantize_rows_f32(x, rows, cols, cols, &cfg, &t, r0, r1);
+ *
+ * Contents (search for the banners):
+ *     ==== configuration ====   ISA selection, kill switches, FP4_CPU_FORCE_ISA
+ *     ==== declarations ====    the public API beyond fp4.h's names
+ *     ==== vocabulary ====      per-ISA helpers (a few intrinsics each)
+ *     ==== common ====          validation, scalar (reference) row kernels
+ *     ==== kernels ====         the per-ISA kernels, one body re-included per ISA (==== body ====)
+ *     ==== dispatch ====        ranges, OpenMP, public entry points and the _scalar/_avx2/_avx512 variants
+ *
+ * Threading: every kernel runs on a row range (quantize: rows of the quantized tensor; dequantize:
+ * rows; GEMM: output columns n, i.e. rows of B), so callers can use their own pool; compiled with
+ * -fopenmp the whole-tensor entry points split their work with OpenMP (no other dependency).
+ */
+#if !defined(FP4__CPU_BODY)
+#ifndef FP4_CPU_H
+#define FP4_CPU_H
+
+#include "fp4.h"
+
+/* ==== configuration ==== */
+/* FP4_NO_AVX512, FP4_NO_AVX2: compile those paths out even when the compiler targets them.
+ * FP4_CPU_FORCE_ISA: FP4_CPU_SCALAR, FP4_CPU_AVX2 or FP4_CPU_AVX512 - the path the unsuffixed entry
+ *                    points take (default: the best one compiled in).
+ * FP4_CPU_SELF:      this file's name as #include sees it (the kernel body re-includes it per ISA). */
+#ifndef FP4_CPU_SELF
+#define FP4_CPU_SELF "fp4_cpu.h"
+#endif
+#if !defined(FP4_NO_AVX2) && defined(__AVX2__) && defined(__F16C__)
+#define FP4_CPU_HAVE_AVX2 1
+#else
+#define FP4_CPU_HAVE_AVX2 0
+#endif
+#if !defined(FP4_NO_AVX512) && FP4_CPU_HAVE_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__) && \
+    defined(__AVX512VL__)
+#define FP4_CPU_HAVE_AVX512 1
+#else
+#define FP4_CPU_HAVE_AVX512 0
+#endif
+#if FP4_CPU_HAVE_AVX512 && defined(__AVX512VNNI__)
+#define FP4_CPU_HAVE_VNNI 1
+#else
+#define FP4_CPU_HAVE_VNNI 0
+#endif
+#if FP4_CPU_HAVE_AVX2
+#include <immintrin.h>
+#endif
+
+/* X(NAME, suffix): the instruction-set paths, best last */
+#define FP4_CPU_ISA_LIST(X) \
+  X(SCALAR, scalar)         \
+  X(AVX2, avx2)             \
+  X(AVX512, avx512)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fp4_cpu_isa {
+#define FP4__X(name, suf) FP4_CPU_##name,
+  FP4_CPU_ISA_LIST(FP4__X)
+#undef FP4__X
+  FP4_CPU_ISA_COUNT
+} fp4_cpu_isa;
+
+#ifndef FP4_CPU_FORCE_ISA
+#if FP4_CPU_HAVE_AVX512
+#define FP4_CPU_FORCE_ISA FP4_CPU_AVX512
+#elif FP4_CPU_HAVE_AVX2
+#define FP4_CPU_FORCE_ISA FP4_CPU_AVX2
+#else
+#define FP4_CPU_FORCE_ISA FP4_CPU_SCALAR
+#endif
+#endif
+
+/* ==== declarations ==== */
+/* fp4_cpu_isa_name; fp4_cpu_isa_compiled(isa): is that path in this build (scalar always is). */
+FP4_API const char *fp4_cpu_isa_name(fp4_cpu_isa isa);
+FP4_API int fp4_cpu_isa_compiled(fp4_cpu_isa isa);
+/* The same tensor API as fp4.h (spec §4, §5), prefixed fp4_cpu_:
+ *   fp4_cpu_quantize_{f32,bf16,f16}, fp4_cpu_dequantize_{f32,bf16,f16}, fp4_cpu_fake_quantize_f32,
+ *   fp4_cpu_hadamard_f32, fp4_cpu_gemm_w4a4_{f32,bf16,f16}, fp4_cpu_gemm_w4a16_{f32,bf16,f16}_{f32,bf16,f16},
+ *   fp4_cpu_quantize_workspace_size, fp4_cpu_gemm_workspace_size;
+ * each also with the suffix _scalar, _avx2, _avx512 (those compiled in) to force a path.
+ * Row ranges for callers' own threads (single-threaded, no OpenMP inside):
+ *   fp4_cpu_amax_{f32,bf16,f16}(x, rows, cols, ldx, cfg, row_begin, row_end, float *amax)
+ *       max |value| (finite, after transpose / Hadamard / bf16 rounding) over quantized rows
+ *       [row_begin, row_end); *amax is max-ed into, so start it at 0.
+ *   fp4_cpu_quantize_rows_{f32,bf16,f16}(x, rows, cols, ldx, cfg, out, row_begin, row_end)
+ *       quantize rows [row_begin, row_end) of the quantized tensor; NVFP4 needs cfg->has_amax
+ *       (the whole tensor's amax); 2D scaling needs row_begin a multiple of 16 and row_end too, or
+ *       row_end = rows of the quantized tensor. Every call fills out's header fields alike.
+ *   fp4_cpu_dequantize_rows_{f32,bf16,f16}(t, y, ldy, row_begin, row_end)
+ *   fp4_cpu_gemm_w4a4_{o}_cols(A, B, alpha, beta, C, ldc, n_begin, n_end)
+ *   fp4_cpu_gemm_w4a16_{a}_{o}_cols(A, M, lda, B, alpha, beta, C, ldc, n_begin, n_end)
+ *       columns [n_begin, n_end) of C. */
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ==== vocabulary ==== */
+/* A few helpers per ISA; the kernel body (==== body ====) is written once against these names and
+ * re-included per ISA. FP4__W: lanes of fp32. Float products that feed an add pass through
+ * FP4__VBAR (an empty asm) so that no compiler contracts them into an FMA (STYLE: float discipline). */
+#if FP4_CPU_HAVE_AVX2
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* E2M1 code (spec §1) of each lane: counts the midpoints passed, unordered compares so that NaN
+ * lands on 7 like the scalar chain of fp4_e2m1_from_float; the sign bit goes to bit 3. */
+static inline __m256i fp4__e2m1_avx2(__m256 y) {
+  __m256 a = _mm256_and_ps(y, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+  __m256i c = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_NLE_UQ));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_NLT_UQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), _CMP_NLE_UQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_NLT_UQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), _CMP_NLE_UQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_NLT_UQ)));
+  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_NLE_UQ)));
+  c = _mm256_sub_epi32(_mm256_setzero_si256(), c);
+  return _mm256_or_si256(c, _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(y), 28), _mm256_set1_epi32(8)));
+}
+/* 8 codes (0..15 in int32 lanes) to 4 packed bytes, element 2j in the low nibble. */
+static inline void fp4__pack_avx2(__m256i c, uint8_t *dst) {
+  __m256i t = _mm256_or_si256(c, _mm256_srli_epi64(c, 28));
+  __m256i s = _mm256_shuffle_epi8(t, _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                      0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+  uint32_t lo = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(s));
+  uint32_t hi = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(s, 1));
+  uint32_t w = (lo & 0xFFFFu) | (hi << 16);
+  memcpy(dst, &w, 4);
+}
+/* 16 packed bytes to 32 code bytes in element order. */
+static inline void fp4__nibbles_sse(__m128i b, __m128i *lo, __m128i *hi) {
+  __m128i m = _mm_set1_epi8(0x0F), l = _mm_and_si128(b, m), h = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+  *lo = _mm_unpacklo_epi8(l, h);
+  *hi = _mm_unpackhi_epi8(l, h);
+}
+/* 4 packed bytes to 8 codes in int32 lanes. */
+static inline __m256i fp4__unpack_avx2(const uint8_t *src) {
+  int32_t w;
+  __m128i lo, hi;
+  memcpy(&w, src, 4);
+  fp4__nibbles_sse(_mm_cvtsi32_si128(w), &lo, &hi);
+  (void)hi;
+  return _mm256_cvtepu8_epi32(lo);
+}
+/* E2M1 value of each code (a table of the 8 magnitudes, then the sign). */
+static inline __m256 fp4__e2m1f_avx2(__m256i c) {
+  __m256 m = _mm256_permutevar8x32_ps(_mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f), c);
+  return _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_castps_si256(m), _mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(8)), 28)));
+}
+static inline uint32_t fp4__hmaxu_avx2(__m256i v) {
+  __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+  m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+  return (uint32_t)_mm_cvtsi128_si32(m);
+}
+static inline float fp4__hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static inline __m256 fp4__ldbf16_avx2(const uint16_t *p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+static inline __m256 fp4__ldf16_avx2(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+/* f32 -> bf16 bits (RNE, quiet NaN) in int32 lanes, as fp4_f32_to_bf16. */
+static inline __m256i fp4__bf16bits_avx2(__m256 v) {
+  __m256i b = _mm256_castps_si256(v), one = _mm256_set1_epi32(1);
+  __m256i r = _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7FFF)), _mm256_and_si256(_mm256_srli_epi32(b, 16), one)), 16);
+  __m256i q = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+  __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFFFF)), _mm256_set1_epi32(0x7F800000));
+  return _mm256_blendv_epi8(r, q, nan);
+}
+static inline __m256 fp4__bf16rt_avx2(__m256 v) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(fp4__bf16bits_avx2(v), 16));
+}
+static inline void fp4__stbf16_avx2(uint16_t *p, __m256 v) {
+  __m256i r = fp4__bf16bits_avx2(v);
+  _mm_storeu_si128((__m128i *)p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+}
+static inline void fp4__stf16_avx2(uint16_t *p, __m256 v) {
+  _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+/* Sign masks for lanes i .. i+7 from a 256-bit sign set (bit set: d_i = -1). */
+static inline __m256 fp4__signs_avx2(const uint32_t *sp, int i) {
+  __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  __m256i v = _mm256_set1_epi32((int)((sp[i >> 5] >> (i & 31)) & 0xFFu));
+  return _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(v, bit), bit), _mm256_set1_epi32((int)0x80000000u)));
+}
+/* The Walsh-Hadamard butterflies with h = 1, 2, 4 inside one vector (a' = a + b, b' = a - b). */
+static inline __m256 fp4__bfly_avx2(__m256 v) {
+  __m256 lo = _mm256_moveldup_ps(v), hi = _mm256_movehdup_ps(v);
+  v = _mm256_blend_ps(_mm256_add_ps(lo, hi), _mm256_sub_ps(lo, hi), 0xAA);
+  lo = _mm256_shuffle_ps(v, v, 0x44);
+  hi = _mm256_shuffle_ps(v, v, 0xEE);
+  v = _mm256_blend_ps(_mm256_add_ps(lo, hi), _mm256_sub_ps(lo, hi), 0xCC);
+  lo = _mm256_permute2f128_ps(v, v, 0x00);
+  hi = _mm256_permute2f128_ps(v, v, 0x11);
+  return _mm256_blend_ps(_mm256_add_ps(lo, hi), _mm256_sub_ps(lo, hi), 0xF0);
+}
+/* Four u8 x s8 products summed into each int32 lane (vpdpbusd without VNNI; no saturation for the
+ * operands here: |u| <= 24, |s| <= 12). */
+static inline __m256i fp4__dot4_avx2(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP4_CPU_HAVE_AVX2 */
+
+#if FP4_CPU_HAVE_AVX512
+#ifdef __cplusplus
+extern "C" {
+#endif
+static inline __m512i fp4__e2m1_avx512(__m512 y) {
+  __m512i yi = _mm512_castps_si512(y), one = _mm512_set1_epi32(1), c = _mm512_setzero_si512();
+  __m512 a = _mm512_castsi512_ps(_mm512_and_si512(yi, _mm512_set1_epi32(0x7FFFFFFF)));
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_NLE_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.75f), _CMP_NLT_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.25f), _CMP_NLE_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.75f), _CMP_NLT_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.5f), _CMP_NLE_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.5f), _CMP_NLT_UQ), c, one);
+  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(5.0f), _CMP_NLE_UQ), c, one);
+  return _mm512_or_si512(c, _mm512_and_si512(_mm512_srli_epi32(yi, 28), _mm512_set1_epi32(8)));
+}
+/* 16 codes to 8 packed bytes. */
+static inline void fp4__pack_avx512(__m512i c, uint8_t *dst) {
+  __m512i t = _mm512_or_si512(c, _mm512_srli_epi64(c, 28));
+  _mm_storel_epi64((__m128i *)dst, _mm512_cvtepi64_epi8(t));
+}
+static inline __m512i fp4__unpack_avx512(const uint8_t *src) {
+  __m128i lo, hi;
+  fp4__nibbles_sse(_mm_loadl_epi64((const __m128i *)src), &lo, &hi);
+  (void)hi;
+  return _mm512_cvtepu8_epi32(lo);
+}
+static inline __m512 fp4__e2m1f_avx512(__m512i c) {
+  return _mm512_permutexvar_ps(c, _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f,
+                                                 -1.5f, -2.0f, -3.0f, -4.0f, -6.0f));
+}
+static inline uint32_t fp4__hmaxu_avx512(__m512i v) { return (uint32_t)_mm512_reduce_max_epi32(v); }
+static inline float fp4__hsum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
+static inline __m512 fp4__ldbf16_avx512(const uint16_t *p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+static inline __m512 fp4__ldf16_avx512(const uint16_t *p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+static inline __m512i fp4__bf16bits_avx512(__m512 v) {
+  __m512i b = _mm512_castps_si512(v), one = _mm512_set1_epi32(1);
+  __m512i r = _mm512_srli_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), _mm512_and_si512(_mm512_srli_epi32(b, 16), one)), 16);
+  __m512i q = _mm512_or_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+  __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF)), _mm512_set1_epi32(0x7F800000));
+  return _mm512_mask_blend_epi32(nan, r, q);
+}
+static inline __m512 fp4__bf16rt_avx512(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(fp4__bf16bits_avx512(v), 16));
+}
+static inline void fp4__stbf16_avx512(uint16_t *p, __m512 v) {
+  _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(fp4__bf16bits_avx512(v)));
+}
+static inline void fp4__stf16_avx512(uint16_t *p, __m512 v) {
+  _mm256_storeu_si256((__m256i *)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+static inline __m512 fp4__signs_avx512(const uint32_t *sp, int i) {
+  __mmask16 k = (__mmask16)((sp[i >> 5] >> (i & 31)) & 0xFFFFu);
+  return _mm512_castsi512_ps(_mm512_maskz_mov_epi32(k, _mm512_set1_epi32((int)0x80000000u)));
+}
+/* Butterflies h = 1, 2, 4, 8 inside one vector. */
+static inline __m512 fp4__bfly_avx512(__m512 v) {
+  __m512 lo = _mm512_moveldup_ps(v), hi = _mm512_movehdup_ps(v);
+  v = _mm512_mask_blend_ps(0xAAAA, _mm512_add_ps(lo, hi), _mm512_sub_ps(lo, hi));
+  lo = _mm512_shuffle_ps(v, v, 0x44);
+  hi = _mm512_shuffle_ps(v, v, 0xEE);
+  v = _mm512_mask_blend_ps(0xCCCC, _mm512_add_ps(lo, hi), _mm512_sub_ps(lo, hi));
+  lo = _mm512_shuffle_f32x4(v, v, 0xA0); /* 128-bit lanes 0,0,2,2 */
+  hi = _mm512_shuffle_f32x4(v, v, 0xF5); /* 1,1,3,3 */
+  v = _mm512_mask_blend_ps(0xF0F0, _mm512_add_ps(lo, hi), _mm512_sub_ps(lo, hi));
+  lo = _mm512_shuffle_f32x4(v, v, 0x44); /* 0,1,0,1 */
+  hi = _mm512_shuffle_f32x4(v, v, 0xEE); /* 2,3,2,3 */
+  return _mm512_mask_blend_ps(0xFF00, _mm512_add_ps(lo, hi), _mm512_sub_ps(lo, hi));
+}
+static inline __m512i fp4__dot4_avx512(__m512i acc, __m512i u, __m512i s) {
+#if FP4_CPU_HAVE_VNNI
+  return _mm512_dpbusd_epi32(acc, u, s);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP4_CPU_HAVE_AVX512 */
+
+/* ==== common ==== */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+FP4_API const char *fp4_cpu_isa_name(fp4_cpu_isa isa) {
+  switch (isa) {
+#define FP4__X(name, suf) \
+  case FP4_CPU_##name: return #suf;
+    FP4_CPU_ISA_LIST(FP4__X)
+#undef FP4__X
+  default: return "unknown";
+  }
+}
+
+FP4_API int fp4_cpu_isa_compiled(fp4_cpu_isa isa) {
+  return isa == FP4_CPU_SCALAR || (isa == FP4_CPU_AVX2 && FP4_CPU_HAVE_AVX2) ||
+         (isa == FP4_CPU_AVX512 && FP4_CPU_HAVE_AVX512);
+}
+
+/* A validated quantization: fp4.h's context and sink, and whether the vector path applies. */
+typedef struct fp4__cpu_job {
+  fp4__qctx q;
+  fp4__sink k;
+  int fast;   /* RNE, no transpose, no 2D, a rule with a vector kernel */
+  int has_amax;
+} fp4__cpu_job;
+
+/* Validation identical to fp4__quantize (same checks, same order, same status codes), then the
+ * context; the NVFP4 tensor scale is set later by fp4__cpu_set_amax. */
+FP4_API fp4_status fp4__cpu_setup(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+                                  const fp4_quant_config *cfg, const fp4__sink *k, fp4__cpu_job *j) {
+  fp4__qctx *q = &j->q;
+  fp4_status st;
+  memset(j, 0, sizeof *j);
+  if (!x || !cfg) return FP4_ERR_NULL;
+  if ((st = fp4__check_config(cfg, &q->rule)) != FP4_OK) return st;
+  if ((unsigned)k->layout >= FP4_LAYOUT_COUNT) return FP4_ERR_ENUM;
+  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
+  q->x = x;
+  q->dt = dt;
+  q->ldx = ldx;
+  q->xcols = cols;
+  q->transpose = cfg->transpose != 0;
+  q->R = q->transpose ? cols : rows;
+  q->C = q->transpose ? rows : cols;
+  q->fmt = cfg->format;
+  q->block = fp4_format_block(q->fmt);
+  q->g = cfg->hadamard;
+  q->L = q->g > q->block ? q->g : q->block;
+  q->sr = cfg->rounding == FP4_ROUND_STOCHASTIC;
+  q->bf16 = cfg->hadamard_bf16 != 0;
+  q->seed = cfg->seed;
+  q->sp = 0;
+  if (q->C % q->L) return FP4_ERR_SHAPE;
+  if (k->mask && q->rule != FP4_MX_QUEST) return FP4_ERR_UNSUPPORTED;
+  if ((uintptr_t)x % fp4__dtype_size(dt) || (k->y && (uintptr_t)k->y % 4)) return FP4_ERR_ALIGN;
+  if (k->y && (st = fp4__check_dims(q->R, q->C, k->ldy)) != FP4_OK) return st;
+  {
+    size_t xs = fp4__span(rows, cols, ldx, dt);
+    if (k->t && (fp4__overlap(x, xs, k->t->data, fp4_data_bytes(q->R, q->C)) ||
+                 fp4__overlap(x, xs, k->t->scales, fp4_scale_bytes(q->fmt, q->R, q->C, k->layout)) ||
+                 fp4__overlap(k->t->data, fp4_data_bytes(q->R, q->C), k->t->scales,
+                              fp4_scale_bytes(q->fmt, q->R, q->C, k->layout))))
+      return FP4_ERR_ALIAS;
+    if (k->y && fp4__overlap(x, xs, k->y, fp4__span(q->R, q->C, k->ldy, FP4_F32))) return FP4_ERR_ALIAS;
+    if (k->mask && fp4__overlap(x, xs, k->mask, fp4_mask_bytes(q->R, q->C))) return FP4_ERR_ALIAS;
+    /* the mask must not overlap the other outputs either */
+    if (k->mask &&
+        ((k->t && (fp4__overlap(k->mask, fp4_mask_bytes(q->R, q->C), k->t->data, fp4_data_bytes(q->R, q->C)) ||
+                   fp4__overlap(k->mask, fp4_mask_bytes(q->R, q->C), k->t->scales,
+                                fp4_scale_bytes(q->fmt, q->R, q->C, k->layout)))) ||
+         (k->y && fp4__overlap(k->mask, fp4_mask_bytes(q->R, q->C), k->y, fp4__span(q->R, q->C, k->ldy, FP4_F32)))))
+      return FP4_ERR_ALIAS;
+  }
+  if (q->g && cfg->hadamard_signs == FP4_SIGNS_USER) {
+    memcpy(q->signs, cfg->hadamard_sign_bits, sizeof q->signs);
+    q->sp = q->signs;
+  } else if (q->g && cfg->hadamard_signs == FP4_SIGNS_RANDOM) {
+    fp4_hadamard_signs_from_seed(q->seed, q->g, q->signs);
+    q->sp = q->signs;
+  }
+  j->k = *k;
+  j->has_amax = cfg->has_amax != 0;
+  q->ts = fp4_nv_scale_make(q->rule, cfg->has_amax ? cfg->amax : 0.0f);
+  j->fast = !q->sr && !q->transpose && !cfg->scale_2d && !k->mask && q->rule != FP4_MX_QUEST &&
+            q->rule != FP4_MX_ADAPTIVE;
+  return FP4_OK;
+}
+
+/* The tensor scale from amax (spec §3), and the output tensor's header fields. */
+FP4_API fp4_status fp4__cpu_set_amax(fp4__cpu_job *j, float amax) {
+  fp4__qctx *q = &j->q;
+  fp4__sink *k = &j->k;
+  if (q->fmt == FP4_NVFP4) {
+    if (amax != 0.0f && amax < FP4_NV_AMAX_MIN) return FP4_ERR_RANGE;
+    q->ts = fp4_nv_scale_make(q->rule, amax);
+  } else {
+    q->ts = fp4_nv_scale_make(q->rule, 0.0f);
+    q->ts.S_dec = q->rule == FP4_MX_ABSMAX3 ? 1.0f / 3.0f : 1.0f;
+  }
+  if (k->t) {
+    k->t->format = q->fmt;
+    k->t->rule = q->rule;
+    k->t->rows = q->R;
+    k->t->cols = q->C;
+    k->t->tensor_scale = q->ts.S_dec;
+    k->t->amax = q->fmt == FP4_NVFP4 ? q->ts.amax : 0.0f;
+  }
+  return FP4_OK;
+}
+
+/* Scalar amax over quantized rows [rb, re): fp4.h's segment loader. */
+FP4_API float fp4__cpu_amax_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  float seg[256], amax = 0.0f;
+  int64_t r, c0;
+  int i;
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < q->C; c0 += q->L) {
+      fp4__load_segment(q, r, c0, seg);
+      for (i = 0; i < q->L; i++) {
+        float a = fp4__fabs(seg[i]);
+        if (fp4__isfinite(a) && a > amax) amax = a;
+      }
+    }
+  return amax;
+}
+
+/* Scalar quantization of rows [rb, re): fp4__quantize's loop. Returns 1 if a block was not finite. */
+FP4_API int fp4__cpu_qrange_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  const fp4__sink *k = &j->k;
+  float seg[256];
+  uint32_t r0[256], r1[256];
+  int64_t r, c0;
+  int nonfinite = 0;
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < q->C; c0 += q->L) {
+      int b;
+      fp4__load_segment(q, r, c0, seg);
+      if (q->sr) fp4__draw(q, r, c0, q->L, r0, r1);
+      for (b = 0; b < q->L; b += q->block) {
+        uint8_t pq[16], s;
+        uint8_t *m = k->mask ? k->mask + r * (q->C / 8) + (c0 + b) / 8 : 0;
+        if (q->fmt == FP4_MXFP4)
+          s = fp4_mx_quantize_block(seg + b, q->rule, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq, m);
+        else s = fp4_nv_quantize_block(seg + b, &q->ts, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq);
+        if (q->fmt == FP4_MXFP4 ? s == 0xFFu : (s & 0x7Fu) == 0x7Fu) nonfinite = 1;
+        fp4__emit(q, k, r, c0 + b, pq, s);
+      }
+    }
+  return nonfinite;
+}
+
+/* Scalar 2D quantization (NVFP4, spec §3) of the 16-row tiles starting in [rb, re): fp4__quantize_2d. */
+FP4_API int fp4__cpu_q2d_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  const fp4__sink *k = &j->k;
+  float v[16][256];
+  uint32_t r0[16][256], r1[16][256];
+  int64_t rs, c0;
+  int nonfinite = 0;
+  for (rs = rb; rs < re; rs += 16) {
+    int nr = q->R - rs < 16 ? (int)(q->R - rs) : 16, i, jj, tcol;
+    for (c0 = 0; c0 < q->C; c0 += q->L) {
+      for (i = 0; i < nr; i++) {
+        fp4__load_segment(q, rs + i, c0, v[i]);
+        if (q->sr) fp4__draw(q, rs + i, c0, q->L, r0[i], r1[i]);
+      }
+      for (tcol = 0; tcol < q->L; tcol += 16) {
+        float bmax = 0.0f, inv;
+        int bad = 0, outer, inner, four = 0;
+        uint8_t s6, s4, s, c[16], pq[8];
+        for (i = 0; i < nr; i++)
+          for (jj = 0; jj < 16; jj++) {
+            float a = fp4__fabs(v[i][tcol + jj]);
+            if (!fp4__isfinite(a)) bad = 1;
+            else if (a > bmax) bmax = a;
+          }
+        if (bad) {
+          memset(pq, 0, sizeof pq);
+          for (i = 0; i < nr; i++) fp4__emit(q, k, rs + i, c0 + tcol, pq, 0x7F);
+          nonfinite = 1;
+          continue;
+        }
+        fp4_nv_candidates(&q->ts, bmax, &s6, &s4);
+        if (q->ts.metric) {
+          float e6 = 0.0f, e4 = 0.0f, v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
+          float inv6 = fp4_nv_inv(&q->ts, s6), inv4 = fp4_nv_inv(&q->ts, s4);
+          int no = q->transpose ? 16 : nr, ni = q->transpose ? nr : 16;
+          for (outer = 0; outer < no; outer++)
+            for (inner = 0; inner < ni; inner++) {
+              int ii = q->transpose ? inner : outer, j2 = q->transpose ? outer : inner;
+              float x = v[ii][tcol + j2];
+              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, r0[ii][tcol + j2]), v6);
+              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, r1[ii][tcol + j2]), v4);
+            }
+          four = e4 < e6;
+        }
+        s = four ? s4 : s6;
+        inv = fp4_nv_inv(&q->ts, s);
+        for (i = 0; i < nr; i++) {
+          for (jj = 0; jj < 16; jj++)
+            c[jj] = fp4_nv_code(v[i][tcol + jj], inv, q->sr, four ? r1[i][tcol + jj] : r0[i][tcol + jj]);
+          fp4__pack(c, 16, pq);
+          fp4__emit(q, k, rs + i, c0 + tcol, pq, s);
+        }
+      }
+    }
+  }
+  return nonfinite;
+}
+
+/* Store n codes (packed) and n / block scales of quantized row r from column c0 into the tensor. */
+FP4_API void fp4__cpu_put(const fp4__cpu_job *j, int64_t r, int64_t c0, int n, const uint8_t *codes,
+                          const uint8_t *sc) {
+  const fp4__qctx *q = &j->q;
+  fp4_tensor *t = j->k.t;
+  int64_t nbk = q->C / q->block, b0 = c0 / q->block;
+  int i;
+  memcpy(t->data + r * (q->C / 2) + c0 / 2, codes, (size_t)n / 2);
+  if (j->k.layout == FP4_LAYOUT_LINEAR) memcpy(t->scales + r * nbk + b0, sc, (size_t)(n / q->block));
+  else
+    for (i = 0; i < n / q->block; i++) t->scales[fp4_swizzle_offset(r, b0 + i, nbk)] = sc[i];
+}
+
+/* Scalar dequantization of rows [rb, re) (fp4__dequantize's loop). */
+FP4_API void fp4__cpu_deq_scalar(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb, int64_t re) {
+  int64_t r, c;
+  int nb = fp4_format_block(t->format);
+  for (r = rb; r < re; r++)
+    for (c = 0; c < t->cols; c++)
+      fp4__store(y, dt, r * ldy + c,
+                 fp4_dequant_value(t->format, t->rule, fp4__code_at(t, r, c), fp4__scale_at(t, r, c / nb),
+                                   t->tensor_scale));
+}
+
+/* Scalar W4A4 (spec §5) of columns [nb, ne): fp4__gemm_w4a4's loop. */
+FP4_API void fp4__cpu_w4a4_scalar(const fp4_tensor *A, const fp4_tensor *B, float alpha_eff, float beta, void *C,
+                                  fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne) {
+  int64_t m, n, b, nbk;
+  int blk = fp4_format_block(A->format);
+  nbk = A->cols / blk;
+  for (m = 0; m < A->rows; m++)
+    for (n = nb; n < ne; n++) {
+      float acc = 0.0f;
+      for (b = 0; b < nbk; b++) {
+        int32_t T = 0;
+        int kk;
+        for (kk = 0; kk < blk; kk++)
+          T += fp4_e2m1_to_int2(fp4__code_at(A, m, b * blk + kk)) * fp4_e2m1_to_int2(fp4__code_at(B, n, b * blk + kk));
+        acc = acc + fp4_w4a4_block_term(A->format, T, fp4__scale_at(A, m, b), fp4__scale_at(B, n, b));
+      }
+      fp4__store(C, ct, m * ldc + n,
+                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
+    }
+}
+
+/* Scalar W4A16 of columns [nb, ne): fp4__gemm_w4a16's loop. */
+FP4_API void fp4__cpu_w4a16_scalar(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                   float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
+                                   int64_t ne) {
+  int64_t m, n, b, nbk;
+  int blk = fp4_format_block(B->format);
+  nbk = B->cols / blk;
+  for (m = 0; m < M; m++)
+    for (n = nb; n < ne; n++) {
+      float acc = 0.0f;
+      for (b = 0; b < nbk; b++) {
+        float p = 0.0f;
+        uint8_t s = fp4__scale_at(B, n, b);
+        int kk;
+        for (kk = 0; kk < blk; kk++)
+          p = p + fp4__mul(fp4__load(A, at, m * lda + b * blk + kk), fp4_e2m1_to_float(fp4__code_at(B, n, b * blk + kk)));
+        acc = acc + fp4__mul(p, B->format == FP4_MXFP4 ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s));
+      }
+      fp4__store(C, ct, m * ldc + n,
+                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
+    }
+}
+
+#if FP4_CPU_HAVE_AVX2
+/* Decode nbytes packed codes (a multiple of 8) into 2 * nbytes bytes through a 16-entry table. */
+static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst, __m128i lut) {
+  int i;
+  __m128i lo, hi;
+  for (i = 0; i + 16 <= nbytes; i += 16) {
+    fp4__nibbles_sse(_mm_loadu_si128((const __m128i *)(src + i)), &lo, &hi);
+    _mm_storeu_si128((__m128i *)(dst + 2 * i), _mm_shuffle_epi8(lut, lo));
+    _mm_storeu_si128((__m128i *)(dst + 2 * i + 16), _mm_shuffle_epi8(lut, hi));
+  }
+  if (i < nbytes) {
+    fp4__nibbles_sse(_mm_loadl_epi64((const __m128i *)(src + i)), &lo, &hi);
+    _mm_storeu_si128((__m128i *)(dst + 2 * i), _mm_shuffle_epi8(lut, lo));
+  }
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ==== kernels ==== */
+/* GEMM tiling: K chunk (elements), B panels per tile, A rows per tile. */
+#define FP4__KC 256
+#define FP4__NP 4
+#define FP4__MB 64
+#define FP4__CPU_CAT2(a, b) a##_##b
+#define FP4__CPU_CAT(a, b) FP4__CPU_CAT2(a, b)
+#define FP4__F(name) FP4__CPU_CAT(name, FP4__ISA)
+
+#if FP4_CPU_HAVE_AVX2
+#define FP4__CPU_BODY 1
+#define FP4__ISA avx2
+#define FP4__W 8
+#define FP4__VF __m256
+#define FP4__VI __m256i
+#define FP4__LDU(p) _mm256_loadu_ps(p)
+#define FP4__STU(p, v) _mm256_storeu_ps(p, v)
+#define FP4__LDUI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define FP4__STUI(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define FP4__SET1(f) _mm256_set1_ps(f)
+#define FP4__SET1I(i) _mm256_set1_epi32(i)
+#define FP4__ZEROI() _mm256_setzero_si256()
+#define FP4__ADD(a, b) _mm256_add_ps(a, b)
+#define FP4__SUB(a, b) _mm256_sub_ps(a, b)
+#define FP4__MUL(a, b) _mm256_mul_ps(a, b)
+#define FP4__DIV(a, b) _mm256_div_ps(a, b)
+#define FP4__FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define FP4__IADD(a, b) _mm256_add_epi32(a, b)
+#define FP4__ISUB(a, b) _mm256_sub_epi32(a, b)
+#define FP4__IAND(a, b) _mm256_and_si256(a, b)
+#define FP4__IXOR(a, b) _mm256_xor_si256(a, b)
+#define FP4__IMAX(a, b) _mm256_max_epi32(a, b)
+#define FP4__ILT_KEEP(a, lim) _mm256_and_si256(a, _mm256_cmpgt_epi32(lim, a)) /* a < lim ? a : 0 */
+#define FP4__CASTI(v) _mm256_castps_si256(v)
+#define FP4__CASTF(v) _mm256_castsi256_ps(v)
+#define FP4__CVTI(v) _mm256_cvtepi32_ps(v)
+#define FP4__BCAST4(p) _mm256_set1_epi32(fp4__ld32(p))
+#define FP4__VBAR(v) __asm__("" : "+x"(v))
+#include FP4_CPU_SELF
+#undef FP4__CPU_BODY
+#undef FP4__ISA
+#undef FP4__W
+#undef FP4__VF
+#undef FP4__VI
+#undef FP4__LDU
+#undef FP4__STU
+#undef FP4__LDUI
+#undef FP4__STUI
+#undef FP4__SET1
+#undef FP4__SET1I
+#undef FP4__ZEROI
+#undef FP4__ADD
+#undef FP4__SUB
+#undef FP4__MUL
+#undef FP4__DIV
+#undef FP4__FMA
+#undef FP4__IADD
+#undef FP4__ISUB
+#undef FP4__IAND
+#undef FP4__IXOR
+#undef FP4__IMAX
+#undef FP4__ILT_KEEP
+#undef FP4__CASTI
+#undef FP4__CASTF
+#undef FP4__CVTI
+#undef FP4__BCAST4
+#undef FP4__VBAR
+#endif
+
+#if FP4_CPU_HAVE_AVX512
+#define FP4__CPU_BODY 1
+#define FP4__ISA avx512
+#define FP4__W 16
+#define FP4__VF __m512
+#define FP4__VI __m512i
+#define FP4__LDU(p) _mm512_loadu_ps(p)
+#define FP4__STU(p, v) _mm512_storeu_ps(p, v)
+#define FP4__LDUI(p) _mm512_loadu_si512((const void *)(p))
+#define FP4__STUI(p, v) _mm512_storeu_si512((void *)(p), v)
+#define FP4__SET1(f) _mm512_set1_ps(f)
+#define FP4__SET1I(i) _mm512_set1_epi32(i)
+#define FP4__ZEROI() _mm512_setzero_si512()
+#define FP4__ADD(a, b) _mm512_add_ps(a, b)
+#define FP4__SUB(a, b) _mm512_sub_ps(a, b)
+#define FP4__MUL(a, b) _mm512_mul_ps(a, b)
+#define FP4__DIV(a, b) _mm512_div_ps(a, b)
+#define FP4__FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define FP4__IADD(a, b) _mm512_add_epi32(a, b)
+#define FP4__ISUB(a, b) _mm512_sub_epi32(a, b)
+#define FP4__IAND(a, b) _mm512_and_si512(a, b)
+#define FP4__IXOR(a, b) _mm512_xor_si512(a, b)
+#define FP4__IMAX(a, b) _mm512_max_epi32(a, b)
+#define FP4__ILT_KEEP(a, lim) _mm512_maskz_mov_epi32(_mm512_cmplt_epi32_mask(a, lim), a)
+#define FP4__CASTI(v) _mm512_castps_si512(v)
+#define FP4__CASTF(v) _mm512_castsi512_ps(v)
+#define FP4__CVTI(v) _mm512_cvtepi32_ps(v)
+#define FP4__BCAST4(p) _mm512_set1_epi32(fp4__ld32(p))
+#define FP4__VBAR(v) __asm__("" : "+v"(v))
+#include FP4_CPU_SELF
+#undef FP4__CPU_BODY
+#undef FP4__ISA
+#undef FP4__W
+#undef FP4__VF
+#undef FP4__VI
+#undef FP4__LDU
+#undef FP4__STU
+#undef FP4__LDUI
+#undef FP4__STUI
+#undef FP4__SET1
+#undef FP4__SET1I
+#undef FP4__ZEROI
+#undef FP4__ADD
+#undef FP4__SUB
+#undef FP4__MUL
+#undef FP4__DIV
+#undef FP4__FMA
+#undef FP4__IADD
+#undef FP4__ISUB
+#undef FP4__IAND
+#undef FP4__IXOR
+#undef FP4__IMAX
+#undef FP4__ILT_KEEP
+#undef FP4__CASTI
+#undef FP4__CASTF
+#undef FP4__CVTI
+#undef FP4__BCAST4
+#undef FP4__VBAR
+#endif
+
+/* ==== dispatch ==== */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_OPENMP)
+#define FP4__OMP_FOR _Pragma("omp parallel for schedule(dynamic, 1)")
+#define FP4__OMP_FOR_OR_NONFINITE _Pragma("omp parallel for schedule(dynamic, 1) reduction(|| : nonfinite)")
+#define FP4__OMP_FOR_MAX_AMAX _Pragma("omp parallel for schedule(static) reduction(max : amax)")
+#else
+#define FP4__OMP_FOR
+#define FP4__OMP_FOR_OR_NONFINITE
+#define FP4__OMP_FOR_MAX_AMAX
+#endif
+
+FP4_API float fp4__cpu_amax_isa(int isa, const fp4__cpu_job *j, int64_t rb, int64_t re) {
+#if FP4_CPU_HAVE_AVX512
+  if (isa == FP4_CPU_AVX512 && !j->q.transpose) return fp4__cpu_amax_avx512(j, rb, re);
+#endif
+#if FP4_CPU_HAVE_AVX2
+  if (isa >= FP4_CPU_AVX2 && !j->q.transpose) return fp4__cpu_amax_avx2(j, rb, re);
+#endif
+  (void)isa;
+  return fp4__cpu_amax_scalar(j, rb, re);
+}
+
+/* Quantize rows [rb, re) (2D: the tiles starting there). Returns 1 if a block was not finite. */
+FP4_API int fp4__cpu_qrange_isa(int isa, const fp4__cpu_job *j, int64_t rb, int64_t re, int scale_2d) {
+  if (scale_2d) return fp4__cpu_q2d_scalar(j, rb, re);
+#if FP4_CPU_HAVE_AVX512
+  if (isa == FP4_CPU_AVX512 && j->fast) return fp4__cpu_qrange_avx512(j, rb, re);
+#endif
+#if FP4_CPU_HAVE_AVX2
+  if (isa >= FP4_CPU_AVX2 && j->fast) return fp4__cpu_qrange_avx2(j, rb, re);
+#endif
+  (void)isa;
+  return fp4__cpu_qrange_scalar(j, rb, re);
+}
+
+/* Whole tensor: validate, amax (NVFP4), quantize; OpenMP over rows when compiled in. */
+FP4_API fp4_status fp4__cpu_quantize(int isa, const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+                                     const fp4_quant_config *cfg, const fp4__sink *k) {
+  fp4__cpu_job j;
+  fp4_status st = fp4__cpu_setup(x, dt, rows, cols, ldx, cfg, k, &j);
+  float amax = 0.0f;
+  int64_t R, step, i, n;
+  int nonfinite = 0, d2;
+  if (st != FP4_OK) return st;
+  R = j.q.R;
+  d2 = cfg->scale_2d != 0;
+  step = d2 ? 16 : 8;
+  n = (R + step - 1) / step;
+  if (j.q.fmt == FP4_NVFP4) {
+    if (j.has_amax) amax = cfg->amax;
+    else {
+      FP4__OMP_FOR_MAX_AMAX
+      for (i = 0; i < n; i++) {
+        float a = fp4__cpu_amax_isa(isa, &j, i * step, i * step + step < R ? i * step + step : R);
+        amax = a > amax ? a : amax;
+      }
+    }
+  }
+  if ((st = fp4__cpu_set_amax(&j, amax)) != FP4_OK) return st;
+  FP4__OMP_FOR_OR_NONFINITE
+  for (i = 0; i < n; i++)
+    nonfinite = fp4__cpu_qrange_isa(isa, &j, i * step, i * step + step < R ? i * step + step : R, d2) || nonfinite;
+  return nonfinite ? FP4_ERR_NONFINITE : FP4_OK;
+}
+
+FP4_API fp4_status fp4__cpu_quantize_tensor(int isa, const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
+                                            int64_t ldx, const fp4_quant_config *cfg, fp4_tensor *out) {
+  fp4__sink k;
+  if (!out || !out->data || !out->scales) return FP4_ERR_NULL;
+  memset(&k, 0, sizeof k);
+  k.t = out;
+  k.mask = out->mask;
+  k.layout = out->scale_layout;
+  return fp4__cpu_quantize(isa, x, dt, rows, cols, ldx, cfg, &k);
+}
+
+FP4_API fp4_status fp4__cpu_fake_quantize(int isa, const float *x, int64_t rows, int64_t cols, int64_t ldx,
+                                          const fp4_quant_config *cfg, float *y, int64_t ldy, uint8_t *mask) {
+  fp4__sink k;
+  if (!y) return FP4_ERR_NULL;
+  memset(&k, 0, sizeof k);
+  k.y = y;
+  k.ldy = ldy;
+  k.mask = mask;
+  return fp4__cpu_quantize(isa, x, FP4_F32, rows, cols, ldx, cfg, &k);
+}
+
+/* Row ranges for callers' threads. */
+FP4_API fp4_status fp4__cpu_amax_rows(int isa, const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+                                      const fp4_quant_config *cfg, int64_t rb, int64_t re, float *amax) {
+  fp4__cpu_job j;
+  fp4__sink k;
+  fp4_status st;
+  float a;
+  memset(&k, 0, sizeof k);
+  if (!amax) return FP4_ERR_NULL;
+  if ((st = fp4__cpu_setup(x, dt, rows, cols, ldx, cfg, &k, &j)) != FP4_OK) return st;
+  if (rb < 0 || rb > re || re > j.q.R) return FP4_ERR_ARG;
+  a = fp4__cpu_amax_isa(isa, &j, rb, re);
+  if (a > *amax) *amax = a;
+  return FP4_OK;
+}
+
+FP4_API fp4_status fp4__cpu_quantize_rows(int isa, const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
+                                          int64_t ldx, const fp4_quant_config *cfg, fp4_tensor *out, int64_t rb,
+                                          int64_t re) {
+  fp4__cpu_job j;
+  fp4__sink k;
+  fp4_status st;
+  if (!out || !out->data || !out->scales) return FP4_ERR_NULL;
+  memset(&k, 0, sizeof k);
+  k.t = out;
+  k.mask = out->mask;
+  k.layout = out->scale_layout;
+  if ((st = fp4__cpu_setup(x, dt, rows, cols, ldx, cfg, &k, &j)) != FP4_OK) return st;
+  if (rb < 0 || rb > re || re > j.q.R) return FP4_ERR_ARG;
+  if (j.q.fmt == FP4_NVFP4 && !j.has_amax) return FP4_ERR_ARG;
+  if (cfg->scale_2d && (rb % 16 || (re % 16 && re != j.q.R))) return FP4_ERR_ARG;
+  if ((st = fp4__cpu_set_amax(&j, j.q.fmt == FP4_NVFP4 ? cfg->amax : 0.0f)) != FP4_OK) return st;
+  return fp4__cpu_qrange_isa(isa, &j, rb, re, cfg->scale_2d != 0) ? FP4_ERR_NONFINITE : FP4_OK;
+}
+
+/* Dequantize: fp4__dequantize's validation, then rows [rb, re). */
+FP4_API fp4_status fp4__cpu_dequantize(int isa, const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb,
+                                       int64_t re, int whole) {
+  fp4_status st;
+  int64_t i, n, step = 16;
+  if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
+  if (!y) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
+  if ((uintptr_t)y % fp4__dtype_size(dt)) return FP4_ERR_ALIGN;
+  {
+    size_t ys = fp4__span(t->rows, t->cols, ldy, dt);
+    if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
+        fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
+      return FP4_ERR_ALIAS;
+  }
+  if (whole) {
+    rb = 0;
+    re = t->rows;
+  } else if (rb < 0 || rb > re || re > t->rows)
+    return FP4_ERR_ARG;
+  n = (re - rb + step - 1) / step;
+  (void)isa;
+  if (whole) {
+    FP4__OMP_FOR
+    for (i = 0; i < n; i++) {
+      int64_t a = rb + i * step, b = a + step < re ? a + step : re;
+#if FP4_CPU_HAVE_AVX512
+      if (isa == FP4_CPU_AVX512) { fp4__cpu_deq_avx512(t, y, dt, ldy, a, b); continue; }
+#endif
+#if FP4_CPU_HAVE_AVX2
+      if (isa >= FP4_CPU_AVX2) { fp4__cpu_deq_avx2(t, y, dt, ldy, a, b); continue; }
+#endif
+      fp4__cpu_deq_scalar(t, y, dt, ldy, a, b);
+    }
+    return FP4_OK;
+  }
+#if FP4_CPU_HAVE_AVX512
+  if (isa == FP4_CPU_AVX512) { fp4__cpu_deq_avx512(t, y, dt, ldy, rb, re); return FP4_OK; }
+#endif
+#if FP4_CPU_HAVE_AVX2
+  if (isa >= FP4_CPU_AVX2) { fp4__cpu_deq_avx2(t, y, dt, ldy, rb, re); return FP4_OK; }
+#endif
+  fp4__cpu_deq_scalar(t, y, dt, ldy, rb, re);
+  return FP4_OK;
+}
+
+FP4_API fp4_status fp4__cpu_hadamard(int isa, const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
+                                     int64_t ldy, int group, const uint32_t *sign_bits, int inverse) {
+  fp4_status st;
+  int64_t r;
+  if (!x || !y) return FP4_ERR_NULL;
+  if (!fp4__hadamard_group_ok(group)) return FP4_ERR_ARG;
+  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
+  if ((st = fp4__check_dims(rows, cols, ldy)) != FP4_OK) return st;
+  if (cols % group) return FP4_ERR_SHAPE;
+  if ((uintptr_t)x % 4 || (uintptr_t)y % 4) return FP4_ERR_ALIGN;
+  if (!(x == y && ldx == ldy) &&
+      fp4__overlap(x, fp4__span(rows, cols, ldx, FP4_F32), y, fp4__span(rows, cols, ldy, FP4_F32)))
+    return FP4_ERR_ALIAS;
+  (void)isa;
+  FP4__OMP_FOR
+  for (r = 0; r < rows; r++) {
+    int64_t c;
+    float v[256];
+    for (c = 0; c < cols; c += group) {
+      int i;
+      for (i = 0; i < group; i++) v[i] = x[r * ldx + c + i];
+#if FP4_CPU_HAVE_AVX512
+      if (isa == FP4_CPU_AVX512) fp4__cpu_had_avx512(v, group, sign_bits, inverse);
+      else
+#endif
+#if FP4_CPU_HAVE_AVX2
+      if (isa >= FP4_CPU_AVX2) fp4__cpu_had_avx2(v, group, sign_bits, inverse);
+      else
+#endif
+        fp4_hadamard_group(v, group, sign_bits, inverse);
+      for (i = 0; i < group; i++) y[r * ldy + c + i] = v[i];
+    }
+  }
+  return FP4_OK;
+}
+
+/* GEMMs: fp4.h's validation, then columns [nb, ne) (whole: all, split over OpenMP threads). */
+FP4_API fp4_status fp4__cpu_gemm_w4a4(int isa, const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta,
+                                      void *C, fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne, int whole) {
+  fp4_status st;
+  float alpha_eff;
+  int64_t i, n, step;
+  if ((st = fp4__check_tensor(A)) != FP4_OK || (st = fp4__check_tensor(B)) != FP4_OK) return st;
+  if (A->format != B->format || A->cols != B->cols) return FP4_ERR_UNSUPPORTED;
+  if ((st = fp4__check_gemm_out(C, ct, A->rows, B->rows, ldc, B)) != FP4_OK) return st;
+  {
+    size_t cs = fp4__span(A->rows, B->rows, ldc, ct);
+    if (fp4__overlap(C, cs, A->data, fp4_data_bytes(A->rows, A->cols)) ||
+        fp4__overlap(C, cs, A->scales, fp4_scale_bytes(A->format, A->rows, A->cols, A->scale_layout)))
+      return FP4_ERR_ALIAS;
+  }
+  if (whole) {
+    nb = 0;
+    ne = B->rows;
+  } else if (nb < 0 || nb > ne || ne > B->rows)
+    return FP4_ERR_ARG;
+  alpha_eff = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
+  step = FP4__NP * 16;
+  n = (ne - nb + step - 1) / step;
+  (void)isa;
+  FP4__OMP_FOR
+  for (i = 0; i < n; i++) {
+    int64_t a = nb + i * step, b = a + step < ne ? a + step : ne;
+#if FP4_CPU_HAVE_AVX512
+    if (isa == FP4_CPU_AVX512) { fp4__cpu_w4a4_avx512(A, B, alpha_eff, beta, C, ct, ldc, a, b); continue; }
+#endif
+#if FP4_CPU_HAVE_AVX2
+    if (isa >= FP4_CPU_AVX2) { fp4__cpu_w4a4_avx2(A, B, alpha_eff, beta, C, ct, ldc, a, b); continue; }
+#endif
+    fp4__cpu_w4a4_scalar(A, B, alpha_eff, beta, C, ct, ldc, a, b);
+  }
+  return FP4_OK;
+}
+
+FP4_API fp4_status fp4__cpu_gemm_w4a16(int isa, const void *A, fp4_dtype at, int64_t M, int64_t lda,
+                                       const fp4_tensor *B, float alpha, float beta, void *C, fp4_dtype ct,
+                                       int64_t ldc, int64_t nb, int64_t ne, int whole) {
+  fp4_status st;
+  float alpha_eff;
+  int64_t i, n, step = 64;
+  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
+  if (!A) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
+  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
+  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
+  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
+  if (whole) {
+    nb = 0;
+    ne = B->rows;
+  } else if (nb < 0 || nb > ne || ne > B->rows)
+    return FP4_ERR_ARG;
+  alpha_eff = alpha * B->tensor_scale;
+  n = (ne - nb + step - 1) / step;
+  (void)isa;
+  FP4__OMP_FOR
+  for (i = 0; i < n; i++) {
+    int64_t a = nb + i * step, b = a + step < ne ? a + step : ne;
+#if FP4_CPU_HAVE_AVX512
+    if (isa == FP4_CPU_AVX512) { fp4__cpu_w4a16_avx512(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, a, b); continue; }
+#endif
+#if FP4_CPU_HAVE_AVX2
+    if (isa >= FP4_CPU_AVX2) { fp4__cpu_w4a16_avx2(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, a, b); continue; }
+#endif
+    fp4__cpu_w4a16_scalar(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, a, b);
+  }
+  return FP4_OK;
+}
+
+FP4_API size_t fp4_cpu_quantize_workspace_size(int64_t rows, int64_t cols, const fp4_quant_config *cfg) {
+  (void)rows;
+  (void)cols;
+  (void)cfg;
+  return 0;
+}
+FP4_API size_t fp4_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
+  (void)M;
+  (void)N;
+  (void)K;
+  return 0;
+}
+
+/* Public names, stamped per ISA: FP4__CPU_API(suffix, isa expression). The unsuffixed set uses
+ * FP4_CPU_FORCE_ISA. */
+#define FP4__CPU_Q(S, ISA, DN, DT, DTE)                                                                        \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_quantize_, DN, S)(const DT *x, int64_t rows, int64_t cols, int64_t ldx,  \
+                                                        const fp4_quant_config *cfg, fp4_tensor *out, void *ws, \
+                                                        size_t ws_bytes) {                                     \
+    (void)ws;                                                                                                  \
+    (void)ws_bytes;                                                                                            \
+    return fp4__cpu_quantize_tensor(ISA, x, DTE, rows, cols, ldx, cfg, out);                                   \
+  }                                                                                                            \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_dequantize_, DN, S)(const fp4_tensor *t, DT *y, int64_t ldy) {         \
+    return fp4__cpu_dequantize(ISA, t, y, DTE, ldy, 0, 0, 1);                                                  \
+  }
+#define FP4__CPU_W4A4(S, ISA, ON, OT, ODT)                                                                     \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a4_, ON, S)(const fp4_tensor *A, const fp4_tensor *B, float alpha, \
+                                                         float beta, OT *C, int64_t ldc, void *ws,            \
+                                                         size_t ws_bytes) {                                    \
+    (void)ws;                                                                                                  \
+    (void)ws_bytes;                                                                                            \
+    return fp4__cpu_gemm_w4a4(ISA, A, B, alpha, beta, C, ODT, ldc, 0, 0, 1);                                   \
+  }
+#define FP4__CPU_W4A16(S, ISA, AN, AT, ADT, ON, OT, ODT)                                                       \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a16_, AN, FP4__CAT3(_, ON, S))(                                 \
+      const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc,  \
+      void *ws, size_t ws_bytes) {                                                                             \
+    (void)ws;                                                                                                  \
+    (void)ws_bytes;                                                                                            \
+    return fp4__cpu_gemm_w4a16(ISA, A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, 0, 0, 1);                     \
+  }
+#define FP4__CPU_W4A16_OUTS(S, ISA, AN, AT, ADT)                 \
+  FP4__CPU_W4A16(S, ISA, AN, AT, ADT, f32, float, FP4_F32)       \
+  FP4__CPU_W4A16(S, ISA, AN, AT, ADT, bf16, uint16_t, FP4_BF16)  \
+  FP4__CPU_W4A16(S, ISA, AN, AT, ADT, f16, uint16_t, FP4_F16)
+#define FP4__CPU_API(S, ISA)                                                                                   \
+  FP4__CPU_Q(S, ISA, f32, float, FP4_F32)                                                                      \
+  FP4__CPU_Q(S, ISA, bf16, uint16_t, FP4_BF16)                                                                 \
+  FP4__CPU_Q(S, ISA, f16, uint16_t, FP4_F16)                                                                   \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_fake_quantize_f32, S, )(const float *x, int64_t rows, int64_t cols,    \
+                                                               int64_t ldx, const fp4_quant_config *cfg, float *y, \
+                                                               int64_t ldy, uint8_t *mask, void *ws,          \
+                                                               size_t ws_bytes) {                              \
+    (void)ws;                                                                                                  \
+    (void)ws_bytes;                                                                                            \
+    return fp4__cpu_fake_quantize(ISA, x, rows, cols, ldx, cfg, y, ldy, mask);                                 \
+  }                                                                                                            \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_hadamard_f32, S, )(const float *x, int64_t rows, int64_t cols,         \
+                                                          int64_t ldx, float *y, int64_t ldy, int group,       \
+                                                          const uint32_t *sign_bits, int inverse) {            \
+    return fp4__cpu_hadamard(ISA, x, rows, cols, ldx, y, ldy, group, sign_bits, inverse);                      \
+  }                                                                                                            \
+  FP4__CPU_W4A4(S, ISA, f32, float, FP4_F32)                                                                   \
+  FP4__CPU_W4A4(S, ISA, bf16, uint16_t, FP4_BF16)                                                              \
+  FP4__CPU_W4A4(S, ISA, f16, uint16_t, FP4_F16)                                                                \
+  FP4__CPU_W4A16_OUTS(S, ISA, f32, float, FP4_F32)                                                             \
+  FP4__CPU_W4A16_OUTS(S, ISA, bf16, uint16_t, FP4_BF16)                                                        \
+  FP4__CPU_W4A16_OUTS(S, ISA, f16, uint16_t, FP4_F16)
+
+FP4__CPU_API(, FP4_CPU_FORCE_ISA)
+FP4__CPU_API(_scalar, FP4_CPU_SCALAR)
+#if FP4_CPU_HAVE_AVX2
+FP4__CPU_API(_avx2, FP4_CPU_AVX2)
+#endif
+#if FP4_CPU_HAVE_AVX512
+FP4__CPU_API(_avx512, FP4_CPU_AVX512)
+#endif
+
+/* Row-range entry points (best compiled path, no OpenMP inside). */
+#define FP4__CPU_ROWS(DN, DT, DTE)                                                                             \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_amax_, DN, )(const DT *x, int64_t rows, int64_t cols, int64_t ldx,     \
+                                                   const fp4_quant_config *cfg, int64_t row_begin,            \
+                                                   int64_t row_end, float *amax) {                             \
+    return fp4__cpu_amax_rows(FP4_CPU_FORCE_ISA, x, DTE, rows, cols, ldx, cfg, row_begin, row_end, amax);      \
+  }                                                                                                            \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_quantize_rows_, DN, )(const DT *x, int64_t rows, int64_t cols,         \
+                                                            int64_t ldx, const fp4_quant_config *cfg,         \
+                                                            fp4_tensor *out, int64_t row_begin, int64_t row_end) { \
+    return fp4__cpu_quantize_rows(FP4_CPU_FORCE_ISA, x, DTE, rows, cols, ldx, cfg, out, row_begin, row_end);   \
+  }                                                                                                            \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_dequantize_rows_, DN, )(const fp4_tensor *t, DT *y, int64_t ldy,       \
+                                                              int64_t row_begin, int64_t row_end) {            \
+    return fp4__cpu_dequantize(FP4_CPU_FORCE_ISA, t, y, DTE, ldy, row_begin, row_end, 0);                      \
+  }                                                                                                            \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a4_, DN, _cols)(const fp4_tensor *A, const fp4_tensor *B,       \
+                                                             float alpha, float beta, DT *C, int64_t ldc,     \
+                                                             int64_t n_begin, int64_t n_end) {                 \
+    return fp4__cpu_gemm_w4a4(FP4_CPU_FORCE_ISA, A, B, alpha, beta, C, DTE, ldc, n_begin, n_end, 0);           \
+  }
+#define FP4__CPU_W4A16_COLS(AN, AT, ADT, ON, OT, ODT)                                                          \
+  FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a16_, AN, FP4__CAT3(_, ON, _cols))(                             \
+      const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc,  \
+      int64_t n_begin, int64_t n_end) {                                                                        \
+    return fp4__cpu_gemm_w4a16(FP4_CPU_FORCE_ISA, A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, n_begin, n_end, 0); \
+  }
+#define FP4__CPU_W4A16_COLS_OUTS(AN, AT, ADT)                 \
+  FP4__CPU_W4A16_COLS(AN, AT, ADT, f32, float, FP4_F32)       \
+  FP4__CPU_W4A16_COLS(AN, AT, ADT, bf16, uint16_t, FP4_BF16)  \
+  FP4__CPU_W4A16_COLS(AN, AT, ADT, f16, uint16_t, FP4_F16)
+
+FP4__CPU_ROWS(f32, float, FP4_F32)
+FP4__CPU_ROWS(bf16, uint16_t, FP4_BF16)
+FP4__CPU_ROWS(f16, uint16_t, FP4_F16)
+FP4__CPU_W4A16_COLS_OUTS(f32, float, FP4_F32)
+FP4__CPU_W4A16_COLS_OUTS(bf16, uint16_t, FP4_BF16)
+FP4__CPU_W4A16_COLS_OUTS(f16, uint16_t, FP4_F16)
+
+#undef FP4__CPU_Q
+#undef FP4__CPU_W4A4
+#undef FP4__CPU_W4A16
+#undef FP4__CPU_W4A16_OUTS
+#undef FP4__CPU_API
+#undef FP4__CPU_ROWS
+#undef FP4__CPU_W4A16_COLS
+#undef FP4__CPU_W4A16_COLS_OUTS
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP4_CPU_H */
+
+#else /* FP4__CPU_BODY */
+/* ==== body ==== */
+/* The per-ISA kernels, written once against the vocabulary (FP4__W lanes) and included once per ISA
+ * from ==== kernels ====. Names get the ISA suffix through FP4__F(name). */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef FP4__LD32_DEFINED
+#define FP4__LD32_DEFINED
+static inline int32_t fp4__ld32(const void *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+#endif
+
+/* Walsh-Hadamard on g values in place (spec §3; same operations, element by element, as
+ * fp4_hadamard_group): signs, butterflies h = 1, 2, ... in Sylvester order, times fp32(1/sqrt(g));
+ * the inverse applies the signs last. */
+static inline void FP4__F(fp4__cpu_had)(float *v, int g, const uint32_t *sp, int inverse) {
+  int i, jv, h, nv = g / FP4__W;
+  FP4__VF nrm = FP4__SET1(fp4__hadamard_norm(g));
+  if (sp && !inverse)
+    for (i = 0; i < nv; i++)
+      FP4__STU(v + i * FP4__W, FP4__CASTF(FP4__IXOR(FP4__CASTI(FP4__LDU(v + i * FP4__W)),
+                                                    FP4__CASTI(FP4__F(fp4__signs)(sp, i * FP4__W)))));
+  for (i = 0; i < nv; i++) FP4__STU(v + i * FP4__W, FP4__F(fp4__bfly)(FP4__LDU(v + i * FP4__W)));
+  for (h = 1; h < nv; h <<= 1)
+    for (i = 0; i < nv; i += 2 * h)
+      for (jv = i; jv < i + h; jv++) {
+        FP4__VF a = FP4__LDU(v + jv * FP4__W), b = FP4__LDU(v + (jv + h) * FP4__W);
+        FP4__STU(v + jv * FP4__W, FP4__ADD(a, b));
+        FP4__STU(v + (jv + h) * FP4__W, FP4__SUB(a, b));
+      }
+  for (i = 0; i < nv; i++) FP4__STU(v + i * FP4__W, FP4__MUL(FP4__LDU(v + i * FP4__W), nrm));
+  if (sp && inverse)
+    for (i = 0; i < nv; i++)
+      FP4__STU(v + i * FP4__W, FP4__CASTF(FP4__IXOR(FP4__CASTI(FP4__LDU(v + i * FP4__W)),
+                                                    FP4__CASTI(FP4__F(fp4__signs)(sp, i * FP4__W)))));
+}
+
+/* n values of quantized row r from column c0 (n a multiple of L), converted, rotated and rounded as
+ * fp4__load_segment does. Returns x itself when nothing needs doing. */
+static inline const float *FP4__F(fp4__cpu_seg)(const fp4__qctx *q, int64_t r, int64_t c0, int n, float *buf) {
+  int i;
+  if (q->dt == FP4_F32) {
+    const float *s = (const float *)q->x + r * q->ldx + c0;
+    if (!q->g && !q->bf16) return s;
+    for (i = 0; i < n; i += FP4__W) FP4__STU(buf + i, FP4__LDU(s + i));
+  } else {
+    const uint16_t *s = (const uint16_t *)q->x + r * q->ldx + c0;
+    if (q->dt == FP4_BF16)
+      for (i = 0; i < n; i += FP4__W) FP4__STU(buf + i, FP4__F(fp4__ldbf16)(s + i));
+    else
+      for (i = 0; i < n; i += FP4__W) FP4__STU(buf + i, FP4__F(fp4__ldf16)(s + i));
+  }
+  if (q->g)
+    for (i = 0; i < n; i += q->g) FP4__F(fp4__cpu_had)(buf + i, q->g, q->sp, 0);
+  if (q->bf16)
+    for (i = 0; i < n; i += FP4__W) FP4__STU(buf + i, FP4__F(fp4__bf16rt)(FP4__LDU(buf + i)));
+  return buf;
+}
+
+/* Bits of max |x| over n values (n a multiple of W); NaN and Inf compare above every finite value. */
+static inline uint32_t FP4__F(fp4__cpu_absmax_bits)(const float *x, int n) {
+  FP4__VI m = FP4__ZEROI(), abs = FP4__SET1I(0x7FFFFFFF);
+  int i;
+  for (i = 0; i < n; i += FP4__W) m = FP4__IMAX(m, FP4__IAND(FP4__CASTI(FP4__LDU(x + i)), abs));
+  return FP4__F(fp4__hmaxu)(m);
+}
+
+/* One MXFP4 block (OCP, CEIL, ABSMAX3; round to nearest), as fp4_mx_quantize_block. */
+static inline uint8_t FP4__F(fp4__cpu_mx_block)(const float *x, fp4_rule rule, uint8_t *q) {
+  uint32_t ab = FP4__F(fp4__cpu_absmax_bits)(x, 32);
+  FP4__VF m, three = FP4__SET1(3.0f);
+  int e, i;
+  if (ab >= 0x7F800000u || ab == 0) {
+    memset(q, 0, 16);
+    if (ab) return 0xFF;
+    return (uint8_t)((rule == FP4_MX_ABSMAX3 ? fp4__floor_log2(1e-8f) : -127) + 127);
+  }
+  e = fp4__mx_exp(rule, fp4__float(ab));
+  m = FP4__SET1(fp4__exp2i(-e));
+  for (i = 0; i < 32; i += FP4__W) {
+    FP4__VF y = FP4__MUL(FP4__LDU(x + i), m);
+    if (rule == FP4_MX_ABSMAX3) y = FP4__MUL(y, three);
+    FP4__F(fp4__pack)(FP4__F(fp4__e2m1)(y), q + i / 2);
+  }
+  return (uint8_t)(e + 127);
+}
+
+/* Codes of y = x * inv for 16 values (all +0 when inv == 0), as fp4_nv_code. */
+static inline void FP4__F(fp4__cpu_nv_codes)(const float *x, float inv, FP4__VI *c) {
+  int i;
+  for (i = 0; i < 16 / FP4__W; i++)
+    c[i] = inv != 0.0f ? FP4__F(fp4__e2m1)(FP4__MUL(FP4__LDU(x + i * FP4__W), FP4__SET1(inv))) : FP4__ZEROI();
+}
+
+/* The Four Over Six error of one candidate (spec §3): d = ((q * s) * amax) / K per element in
+ * vectors, then the sum (or max) in element order, as fp4_nv_err_add. */
+static inline float FP4__F(fp4__cpu_nv_err)(const fp4_nv_scale *ts, const float *x, const FP4__VI *c, float sv) {
+  float t[16], err = 0.0f;
+  int i;
+  for (i = 0; i < 16 / FP4__W; i++) {
+    FP4__VF d = FP4__DIV(FP4__MUL(FP4__MUL(FP4__F(fp4__e2m1f)(c[i]), FP4__SET1(sv)), FP4__SET1(ts->amax)),
+                         FP4__SET1(ts->K));
+    FP4__VF u = FP4__SUB(d, FP4__LDU(x + i * FP4__W));
+    if (ts->metric == 1) u = FP4__MUL(u, u);
+    else u = FP4__CASTF(FP4__IAND(FP4__CASTI(u), FP4__SET1I(0x7FFFFFFF)));
+    FP4__VBAR(u);
+    FP4__STU(t + i * FP4__W, u);
+  }
+  if (ts->metric == 3)
+    for (i = 0; i < 16; i++) err = t[i] > err ? t[i] : err;
+  else
+    for (i = 0; i < 16; i++) err = err + t[i];
+  return err;
+}
+
+/* One NVFP4 block (round to nearest, every rule), as fp4_nv_quantize_block. */
+static inline uint8_t FP4__F(fp4__cpu_nv_block)(const float *x, const fp4_nv_scale *ts, uint8_t *q) {
+  uint32_t ab = FP4__F(fp4__cpu_absmax_bits)(x, 16);
+  FP4__VI c[16 / FP4__W], c4[16 / FP4__W];
+  uint8_t s6, s4;
+  int i;
+  if (ab >= 0x7F800000u) {
+    memset(q, 0, 8);
+    return 0x7F;
+  }
+  fp4_nv_candidates(ts, fp4__float(ab), &s6, &s4);
+  FP4__F(fp4__cpu_nv_codes)(x, fp4_nv_inv(ts, s6), c);
+  if (ts->metric) {
+    FP4__F(fp4__cpu_nv_codes)(x, fp4_nv_inv(ts, s4), c4);
+    if (FP4__F(fp4__cpu_nv_err)(ts, x, c4, fp4_e4m3_to_float(s4)) <
+        FP4__F(fp4__cpu_nv_err)(ts, x, c, fp4_e4m3_to_float(s6))) {
+      s6 = s4;
+      for (i = 0; i < 16 / FP4__W; i++) c[i] = c4[i];
+    }
+  }
+  for (i = 0; i < 16 / FP4__W; i++) FP4__F(fp4__pack)(c[i], q + i * FP4__W / 2);
+  return s6;
+}
+
+/* Dequantize n values of one row (n a multiple of the block) from packed codes and scale bytes
+ * (spec §3: MXFP4 q * s, ABSMAX3 / 3; NVFP4 (q * s) * S_dec) into y (type dt). */
+static inline void FP4__F(fp4__cpu_deq_seg)(fp4_format f, fp4_rule rule, float ts, const uint8_t *codes,
+                                            const uint8_t *sc, int n, void *y, fp4_dtype dt) {
+  int blk = fp4_format_block(f), b, i;
+  FP4__VF three = FP4__SET1(3.0f), tsv = FP4__SET1(ts);
+  for (b = 0; b < n; b += blk) {
+    uint8_t s = sc[b / blk];
+    FP4__VF sv = FP4__SET1(f == FP4_MXFP4 ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s));
+    for (i = b; i < b + blk; i += FP4__W) {
+      FP4__VF v = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(codes + i / 2)), sv);
+      if (f == FP4_MXFP4) {
+        if (rule == FP4_MX_ABSMAX3) v = FP4__DIV(v, three);
+      } else
+        v = FP4__MUL(v, tsv);
+      if (dt == FP4_F32) FP4__STU((float *)y + i, v);
+      else if (dt == FP4_BF16) FP4__F(fp4__stbf16)((uint16_t *)y + i, v);
+      else FP4__F(fp4__stf16)((uint16_t *)y + i, v);
+    }
+  }
+}
+
+/* Max |x| (finite values) over quantized rows [rb, re) (no transpose). */
+static inline float FP4__F(fp4__cpu_amax)(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  float buf[256];
+  FP4__VI m = FP4__ZEROI(), abs = FP4__SET1I(0x7FFFFFFF), inf = FP4__SET1I(0x7F800000);
+  int64_t r, c0;
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < q->C; c0 += 256) {
+      int n = q->C - c0 < 256 ? (int)(q->C - c0) : 256, i;
+      const float *s = FP4__F(fp4__cpu_seg)(q, r, c0, n, buf);
+      for (i = 0; i < n; i += FP4__W) m = FP4__IMAX(m, FP4__ILT_KEEP(FP4__IAND(FP4__CASTI(FP4__LDU(s + i)), abs), inf));
+    }
+  return fp4__float(FP4__F(fp4__hmaxu)(m));
+}
+
+/* Quantize rows [rb, re) on the vector path (j->fast). Returns 1 if a block was not finite. */
+static inline int FP4__F(fp4__cpu_qrange)(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  float buf[256];
+  uint8_t codes[128], sc[16];
+  int64_t r, c0;
+  int nonfinite = 0;
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < q->C; c0 += 256) {
+      int n = q->C - c0 < 256 ? (int)(q->C - c0) : 256, b;
+      const float *s = FP4__F(fp4__cpu_seg)(q, r, c0, n, buf);
+      if (q->fmt == FP4_MXFP4)
+        for (b = 0; b < n; b += 32) {
+          sc[b / 32] = FP4__F(fp4__cpu_mx_block)(s + b, q->rule, codes + b / 2);
+          nonfinite |= sc[b / 32] == 0xFF;
+        }
+      else
+        for (b = 0; b < n; b += 16) {
+          sc[b / 16] = FP4__F(fp4__cpu_nv_block)(s + b, &q->ts, codes + b / 2);
+          nonfinite |= sc[b / 16] == 0x7F;
+        }
+      if (j->k.t) fp4__cpu_put(j, r, c0, n, codes, sc);
+      else FP4__F(fp4__cpu_deq_seg)(q->fmt, q->rule, q->ts.S_dec, codes, sc, n, j->k.y + r * j->k.ldy + c0, FP4_F32);
+    }
+  return nonfinite;
+}
+
+/* Dequantize rows [rb, re) of a tensor. */
+static inline void FP4__F(fp4__cpu_deq)(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb,
+                                        int64_t re) {
+  int blk = fp4_format_block(t->format);
+  int64_t nbk = t->cols / blk, r, c0;
+  size_t es = fp4__dtype_size(dt);
+  uint8_t sc[16];
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < t->cols; c0 += 256) {
+      int n = t->cols - c0 < 256 ? (int)(t->cols - c0) : 256, i;
+      for (i = 0; i < n / blk; i++) sc[i] = fp4__scale_at(t, r, c0 / blk + i);
+      FP4__F(fp4__cpu_deq_seg)(t->format, t->rule, t->tensor_scale, t->data + r * (t->cols / 2) + c0 / 2, sc, n,
+                               (char *)y + (size_t)(r * ldy + c0) * es, dt);
+    }
+  (void)nbk;
+}
+
+/* ---- W4A4 (spec §5, reproducible): lanes are output columns n, each lane sums its blocks in K
+ * order. Integer block sums T_b come from u8 x s8 dot products: A as c + 12 in [0, 24], B as c in
+ * [-12, 12] laid out 4 k per int32 lane, minus 12 * sum(B block); then t_b and the fp32 sum. ---- */
+typedef struct FP4__F(fp4__w4a4_tile) {
+  int8_t b[FP4__NP][FP4__KC / 4][FP4__W][4]; /* B panels, 4 k per lane */
+  int32_t corr[FP4__NP][FP4__KC / 16][FP4__W]; /* 12 * sum of the block's B values */
+  int32_t bexp[FP4__NP][FP4__KC / 16][FP4__W]; /* MXFP4: (eb - 129) << 23; NVFP4: bits of sb * 0.25 */
+  uint8_t bsc[FP4__NP][FP4__KC / 16][FP4__W]; /* B scale codes */
+  uint8_t a[FP4__MB][FP4__KC];                /* A rows as c + 12 */
+  uint8_t asc[FP4__MB][FP4__KC / 16];         /* A scale codes */
+  float acc[FP4__MB][FP4__NP * FP4__W];
+} FP4__F(fp4__w4a4_tile);
+
+/* Block terms for one block of one row and one panel, lane by lane through fp4_w4a4_block_term (the
+ * rare cases: a NaN scale, or an exponent sum outside the normal range). */
+static inline FP4__VF FP4__F(fp4__w4a4_slow)(fp4_format f, FP4__VI T, uint8_t sa, const uint8_t *sb) {
+  int32_t t[FP4__W];
+  float v[FP4__W];
+  int l;
+  FP4__STUI(t, T);
+  for (l = 0; l < FP4__W; l++) v[l] = fp4_w4a4_block_term(f, t[l], sa, sb[l]);
+  return FP4__LDU(v);
+}
+
+/* Columns [nb, ne), at most FP4__NP * FP4__W of them. */
+static inline void FP4__F(fp4__cpu_w4a4_tile)(const fp4_tensor *A, const fp4_tensor *B, float alpha_eff, float beta,
+                                              void *C, fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne) {
+  FP4__F(fp4__w4a4_tile) tile, *T = &tile;
+  const fp4_format f = A->format;
+  const int blk = fp4_format_block(f), gpb = blk / 4;
+  const int64_t K = A->cols, M = A->rows, nbkK = K / blk;
+  const int np = (int)((ne - nb + FP4__W - 1) / FP4__W);
+  const __m128i lutA = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+  const __m128i lutB = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  int64_t m0, k0;
+  for (m0 = 0; m0 < M; m0 += FP4__MB) {
+    const int mb = M - m0 < FP4__MB ? (int)(M - m0) : FP4__MB;
+    int mm, p, l;
+    for (mm = 0; mm < mb; mm++)
+      for (l = 0; l < FP4__NP * FP4__W; l++) T->acc[mm][l] = 0.0f;
+    for (k0 = 0; k0 < K; k0 += FP4__KC) {
+      const int kc = K - k0 < FP4__KC ? (int)(K - k0) : FP4__KC, nbk = kc / blk;
+      int amin = 255, amax = 0, anan = 0, bmin = 255, bmax = 0, bnan = 0, fast, b;
+      /* B panels: decode, sums, scales, then 4-k groups into lanes */
+      for (p = 0; p < np; p++)
+        for (l = 0; l < FP4__W; l++) {
+          int64_t n = nb + p * FP4__W + l;
+          int8_t row[FP4__KC];
+          int g;
+          if (n < ne) fp4__cpu_decode(B->data + n * (K / 2) + k0 / 2, kc / 2, (uint8_t *)row, lutB);
+          else memset(row, 0, (size_t)kc);
+          for (b = 0; b < nbk; b++) {
+            int32_t s = 0;
+            int kk;
+            uint8_t sb = n < ne ? fp4__scale_at(B, n, k0 / blk + b) : (uint8_t)(f == FP4_MXFP4 ? 127 : 0x38);
+            for (kk = 0; kk < blk; kk++) s += row[b * blk + kk];
+            T->corr[p][b][l] = 12 * s;
+            T->bsc[p][b][l] = sb;
+            if (f == FP4_MXFP4) {
+              T->bexp[p][b][l] = (int32_t)((uint32_t)(sb - 129) << 23);
+              if (sb == 0xFF) bnan = 1;
+              bmin = sb < bmin ? sb : bmin;
+              bmax = sb > bmax ? sb : bmax;
+            } else {
+              float q = fp4_e4m3_to_float(sb) * 0.25f;
+              memcpy(&T->bexp[p][b][l], &q, 4);
+            }
+          }
+          for (g = 0; g < kc / 4; g++) memcpy(T->b[p][g][l], row + 4 * g, 4);
+        }
+      for (mm = 0; mm < mb; mm++) {
+        fp4__cpu_decode(A->data + (m0 + mm) * (K / 2) + k0 / 2, kc / 2, T->a[mm], lutA);
+        for (b = 0; b < nbk; b++) {
+          uint8_t sa = fp4__scale_at(A, m0 + mm, k0 / blk + b);
+          T->asc[mm][b] = sa;
+          if (sa == 0xFF) anan = 1;
+          amin = sa < amin ? sa : amin;
+          amax = sa > amax ? sa : amax;
+        }
+      }
+      /* every t_b of the chunk is one exact multiply by 2^(ea + eb - 256) (normal range, no NaN) */
+      fast = f != FP4_MXFP4 || (!anan && !bnan && amin + bmin >= 130 && amax + bmax <= 383);
+      for (mm = 0; mm < mb; mm += 2) {
+        const int m1 = mm + 1 < mb ? mm + 1 : mm;
+        for (p = 0; p < np; p += 2) {
+          const int p1 = p + 1 < np ? p + 1 : p;
+          FP4__VF c00 = FP4__LDU(&T->acc[mm][p * FP4__W]), c01 = FP4__LDU(&T->acc[mm][p1 * FP4__W]);
+          FP4__VF c10 = FP4__LDU(&T->acc[m1][p * FP4__W]), c11 = FP4__LDU(&T->acc[m1][p1 * FP4__W]);
+          for (b = 0; b < nbk; b++) {
+            FP4__VI t00 = FP4__ZEROI(), t01 = FP4__ZEROI(), t10 = FP4__ZEROI(), t11 = FP4__ZEROI();
+            const uint8_t *a0 = T->a[mm] + b * blk, *a1 = T->a[m1] + b * blk;
+            const int8_t *b0 = &T->b[p][b * gpb][0][0], *b1 = &T->b[p1][b * gpb][0][0];
+            FP4__VI cr0 = FP4__LDUI(T->corr[p][b]), cr1 = FP4__LDUI(T->corr[p1][b]);
+            FP4__VF v00, v01, v10, v11;
+            int g;
+            for (g = 0; g < gpb; g++) {
+              FP4__VI x0 = FP4__BCAST4(a0 + 4 * g), x1 = FP4__BCAST4(a1 + 4 * g);
+              FP4__VI y0 = FP4__LDUI(b0 + g * FP4__W * 4), y1 = FP4__LDUI(b1 + g * FP4__W * 4);
+              t00 = FP4__F(fp4__dot4)(t00, x0, y0);
+              t01 = FP4__F(fp4__dot4)(t01, x0, y1);
+              t10 = FP4__F(fp4__dot4)(t10, x1, y0);
+              t11 = FP4__F(fp4__dot4)(t11, x1, y1);
+            }
+            t00 = FP4__ISUB(t00, cr0);
+            t01 = FP4__ISUB(t01, cr1);
+            t10 = FP4__ISUB(t10, cr0);
+            t11 = FP4__ISUB(t11, cr1);
+            if (f == FP4_MXFP4 && fast) {
+              FP4__VI e0 = FP4__SET1I((int32_t)((uint32_t)T->asc[mm][b] << 23));
+              FP4__VI e1 = FP4__SET1I((int32_t)((uint32_t)T->asc[m1][b] << 23));
+              FP4__VI be0 = FP4__LDUI(T->bexp[p][b]), be1 = FP4__LDUI(T->bexp[p1][b]);
+              v00 = FP4__MUL(FP4__CVTI(t00), FP4__CASTF(FP4__IADD(be0, e0)));
+              v01 = FP4__MUL(FP4__CVTI(t01), FP4__CASTF(FP4__IADD(be1, e0)));
+              v10 = FP4__MUL(FP4__CVTI(t10), FP4__CASTF(FP4__IADD(be0, e1)));
+              v11 = FP4__MUL(FP4__CVTI(t11), FP4__CASTF(FP4__IADD(be1, e1)));
+            } else if (f == FP4_MXFP4) {
+              v00 = FP4__F(fp4__w4a4_slow)(f, t00, T->asc[mm][b], T->bsc[p][b]);
+              v01 = FP4__F(fp4__w4a4_slow)(f, t01, T->asc[mm][b], T->bsc[p1][b]);
+              v10 = FP4__F(fp4__w4a4_slow)(f, t10, T->asc[m1][b], T->bsc[p][b]);
+              v11 = FP4__F(fp4__w4a4_slow)(f, t11, T->asc[m1][b], T->bsc[p1][b]);
+            } else {
+              /* NVFP4: T * (sa * (sb * 0.25)) - every step exact, so equal to (T * (sa * sb)) * 0.25 */
+              FP4__VF s0 = FP4__SET1(fp4_e4m3_to_float(T->asc[mm][b])), s1 = FP4__SET1(fp4_e4m3_to_float(T->asc[m1][b]));
+              FP4__VF q0 = FP4__CASTF(FP4__LDUI(T->bexp[p][b])), q1 = FP4__CASTF(FP4__LDUI(T->bexp[p1][b]));
+              v00 = FP4__MUL(FP4__CVTI(t00), FP4__MUL(s0, q0));
+              v01 = FP4__MUL(FP4__CVTI(t01), FP4__MUL(s0, q1));
+              v10 = FP4__MUL(FP4__CVTI(t10), FP4__MUL(s1, q0));
+              v11 = FP4__MUL(FP4__CVTI(t11), FP4__MUL(s1, q1));
+            }
+            FP4__VBAR(v00);
+            FP4__VBAR(v01);
+            FP4__VBAR(v10);
+            FP4__VBAR(v11);
+            c00 = FP4__ADD(c00, v00);
+            c01 = FP4__ADD(c01, v01);
+            c10 = FP4__ADD(c10, v10);
+            c11 = FP4__ADD(c11, v11);
+          }
+          /* duplicated row / panel: stored twice with the same value */
+          FP4__STU(&T->acc[mm][p * FP4__W], c00);
+          FP4__STU(&T->acc[mm][p1 * FP4__W], c01);
+          FP4__STU(&T->acc[m1][p * FP4__W], c10);
+          FP4__STU(&T->acc[m1][p1 * FP4__W], c11);
+        }
+      }
+    }
+    for (mm = 0; mm < mb; mm++) {
+      int64_t n, m = m0 + mm;
+      for (n = nb; n < ne; n++)
+        fp4__store(C, ct, m * ldc + n,
+                   fp4_gemm_epilogue(alpha_eff, T->acc[mm][n - nb], beta,
+                                     beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
+    }
+  }
+  (void)nbkK;
+}
+
+static inline void FP4__F(fp4__cpu_w4a4)(const fp4_tensor *A, const fp4_tensor *B, float alpha_eff, float beta,
+                                         void *C, fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne) {
+  int64_t n0;
+  for (n0 = nb; n0 < ne; n0 += FP4__NP * FP4__W)
+    FP4__F(fp4__cpu_w4a4_tile)(A, B, alpha_eff, beta, C, ct, ldc, n0,
+                               ne - n0 < FP4__NP * FP4__W ? ne : n0 + FP4__NP * FP4__W);
+}
+
+/* ---- W4A16 (within spec §5's bound, not bit-exact): one weight row at a time, its blocks decoded
+ * through a table scaled by the block scale, times up to 4 activation rows, fp32 FMA. ---- */
+static inline FP4__VF FP4__F(fp4__lda)(const void *A, fp4_dtype at, int64_t i) {
+  if (at == FP4_F32) return FP4__LDU((const float *)A + i);
+  if (at == FP4_BF16) return FP4__F(fp4__ldbf16)((const uint16_t *)A + i);
+  return FP4__F(fp4__ldf16)((const uint16_t *)A + i);
+}
+
+static inline void FP4__F(fp4__w4a16_row)(const void *A, fp4_dtype at, int64_t lda, int64_t m0, int mr,
+                                          const fp4_tensor *B, int64_t n, float *out) {
+  const int blk = fp4_format_block(B->format);
+  const int64_t K = B->cols, nbk = K / blk;
+  const uint8_t *bq = B->data + n * (K / 2);
+  FP4__VF acc[4][2];
+  int64_t b;
+  int i, mm;
+  for (mm = 0; mm < 4; mm++) acc[mm][0] = acc[mm][1] = FP4__SET1(0.0f);
+  for (b = 0; b < nbk; b++) {
+    uint8_t s = fp4__scale_at(B, n, b);
+    FP4__VF sv = FP4__SET1(B->format == FP4_MXFP4 ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s));
+    for (i = 0; i < blk; i += FP4__W) {
+      int64_t k = b * blk + i;
+      FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(bq + k / 2)), sv);
+      int h = (int)((k / FP4__W) & 1);
+      for (mm = 0; mm < mr; mm++) {
+#if defined(__FMA__)
+        acc[mm][h] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w, acc[mm][h]);
+#else
+        acc[mm][h] = FP4__ADD(acc[mm][h], FP4__MUL(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w));
+#endif
+      }
+    }
+  }
+  for (mm = 0; mm < mr; mm++) out[mm] = FP4__F(fp4__hsum)(FP4__ADD(acc[mm][0], acc[mm][1]));
+}
+
+static inline void FP4__F(fp4__cpu_w4a16)(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                          float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
+                                          int64_t ne) {
+  int64_t n, m0;
+  for (n = nb; n < ne; n++)
+    for (m0 = 0; m0 < M; m0 += 4) {
+      int mr = M - m0 < 4 ? (int)(M - m0) : 4, mm;
+      float out[4];
+      if (mr == 1) FP4__F(fp4__w4a16_row)(A, at, lda, m0, 1, B, n, out);
+      else if (mr == 2) FP4__F(fp4__w4a16_row)(A, at, lda, m0, 2, B, n, out);
+      else if (mr == 3) FP4__F(fp4__w4a16_row)(A, at, lda, m0, 3, B, n, out);
+      else FP4__F(fp4__w4a16_row)(A, at, lda, m0, 4, B, n, out);
+      for (mm = 0; mm < mr; mm++) {
+        int64_t m = m0 + mm;
+        fp4__store(C, ct, m * ldc + n,
+                   fp4_gemm_epilogue(alpha_eff, out[mm], beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
+      }
+    }
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FP4__CPU_BODY */
+
+/*
+ * MIT License
+ *
+ * Copyright (c) 2026 the fp4 authors
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+ * associated documentation files (the "Software"), to deal in the Software without restriction,
+ * including without limitation the rights to use, copy, modify, merge, publish, distribute,
+ * sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+ * furnished to do so, subject to the following conditions:
+ *
+ * The above copyright notice and this permission notice shall be included in all copies or
+ * substantial portions of the Software.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+ * NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+ * NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+ * DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+ * OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+ */
