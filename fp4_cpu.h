@@ -432,6 +432,19 @@ FP4_API fp4_status fp4__cpu_set_amax(fp4__cpu_job *j, float amax) {
   return FP4_OK;
 }
 
+/* Swizzled scales: zero the padding bytes of rows [rb, re) (and the padding rows when re is the
+ * last row), as fp4.h's quantizer does for the whole tensor (spec §2). */
+FP4_API void fp4__cpu_zero_pad(const fp4__cpu_job *j, int64_t rb, int64_t re) {
+  const fp4__qctx *q = &j->q;
+  int64_t nbk = q->C / q->block, cp = (nbk + 3) / 4 * 4, rp = (q->R + 127) / 128 * 128, r, c;
+  if (!j->k.t || j->k.layout != FP4_LAYOUT_SWIZZLED) return;
+  for (r = rb; r < re; r++)
+    for (c = nbk; c < cp; c++) j->k.t->scales[fp4_swizzle_offset(r, c, nbk)] = 0;
+  if (re == q->R)
+    for (r = q->R; r < rp; r++)
+      for (c = 0; c < cp; c++) j->k.t->scales[fp4_swizzle_offset(r, c, nbk)] = 0;
+}
+
 /* Scalar amax over quantized rows [rb, re): fp4.h's segment loader. */
 FP4_API float fp4__cpu_amax_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
   const fp4__qctx *q = &j->q;
@@ -815,6 +828,7 @@ FP4_API fp4_status fp4__cpu_quantize(int isa, const void *x, fp4_dtype dt, int64
     }
   }
   if ((st = fp4__cpu_set_amax(&j, amax)) != FP4_OK) return st;
+  if (k->t && k->layout == FP4_LAYOUT_SWIZZLED) memset(k->t->scales, 0, fp4_scale_bytes(j.q.fmt, R, j.q.C, k->layout));
   FP4__OMP_FOR_OR_NONFINITE
   for (i = 0; i < n; i++)
     nonfinite = fp4__cpu_qrange_isa(isa, &j, i * step, i * step + step < R ? i * step + step : R, d2) || nonfinite;
@@ -875,6 +889,7 @@ FP4_API fp4_status fp4__cpu_quantize_rows(int isa, const void *x, fp4_dtype dt, 
   if (j.q.fmt == FP4_NVFP4 && !j.has_amax) return FP4_ERR_ARG;
   if (cfg->scale_2d && (rb % 16 || (re % 16 && re != j.q.R))) return FP4_ERR_ARG;
   if ((st = fp4__cpu_set_amax(&j, j.q.fmt == FP4_NVFP4 ? cfg->amax : 0.0f)) != FP4_OK) return st;
+  fp4__cpu_zero_pad(&j, rb, re);
   return fp4__cpu_qrange_isa(isa, &j, rb, re, cfg->scale_2d != 0) ? FP4_ERR_NONFINITE : FP4_OK;
 }
 

@@ -266,9 +266,11 @@ static void test_rows(void) {
     sb = fp4_scale_bytes(c.cfg.format, R, Cc, c.layout);
     x = (float *)malloc((size_t)(c.rows * c.ld) * 4);
     d0 = (uint8_t *)malloc(db);
-    s0 = (uint8_t *)calloc(sb, 1);
+    s0 = (uint8_t *)malloc(sb);
     d1 = (uint8_t *)malloc(db);
-    s1 = (uint8_t *)calloc(sb, 1);
+    s1 = (uint8_t *)malloc(sb);
+    memset(s0, 0x77, sb);
+    memset(s1, 0x99, sb);
     fill(x, FP4_F32, c.rows * c.ld, 0, 1.0);
     fp4_tensor_init(&t0, d0, s0, c.layout);
     fp4_tensor_init(&t1, d1, s1, c.layout);
