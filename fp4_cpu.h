@@ -165,6 +165,15 @@ static inline __m256i fp4__unpack_avx2(const uint8_t *src) {
   (void)hi;
   return _mm256_cvtepu8_epi32(lo);
 }
+/* 16 packed bytes to 32 codes in four int32 vectors. */
+static inline void fp4__unpack32_avx2(const uint8_t *src, __m256i *c) {
+  __m128i lo, hi;
+  fp4__nibbles_sse(_mm_loadu_si128((const __m128i *)src), &lo, &hi);
+  c[0] = _mm256_cvtepu8_epi32(lo);
+  c[1] = _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8));
+  c[2] = _mm256_cvtepu8_epi32(hi);
+  c[3] = _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8));
+}
 /* E2M1 value of each code (a table of the 8 magnitudes, then the sign). */
 static inline __m256 fp4__e2m1f_avx2(__m256i c) {
   __m256 m = _mm256_permutevar8x32_ps(_mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f), c);
@@ -229,6 +238,12 @@ static inline __m256 fp4__bfly_avx2(__m256 v) {
 static inline __m256i fp4__dot4_avx2(__m256i acc, __m256i u, __m256i s) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
+/* One block's worth of u8 x s8 products: int16 pair sums (at most 8 * 2 * 24 * 12 = 4608, no
+ * overflow), widened to int32 lanes once per block by fp4__macfin. */
+static inline __m256i fp4__mac_avx2(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s));
+}
+static inline __m256i fp4__macfin_avx2(__m256i acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
 #ifdef __cplusplus
 }
 #endif
@@ -260,6 +275,12 @@ static inline __m512i fp4__unpack_avx512(const uint8_t *src) {
   fp4__nibbles_sse(_mm_loadl_epi64((const __m128i *)src), &lo, &hi);
   (void)hi;
   return _mm512_cvtepu8_epi32(lo);
+}
+static inline void fp4__unpack32_avx512(const uint8_t *src, __m512i *c) {
+  __m128i lo, hi;
+  fp4__nibbles_sse(_mm_loadu_si128((const __m128i *)src), &lo, &hi);
+  c[0] = _mm512_cvtepu8_epi32(lo);
+  c[1] = _mm512_cvtepu8_epi32(hi);
 }
 static inline __m512 fp4__e2m1f_avx512(__m512i c) {
   return _mm512_permutexvar_ps(c, _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f,
@@ -313,6 +334,21 @@ static inline __m512i fp4__dot4_avx512(__m512i acc, __m512i u, __m512i s) {
   return _mm512_dpbusd_epi32(acc, u, s);
 #else
   return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+/* VNNI: vpdpbusd straight into int32 lanes; otherwise int16 pair sums widened once per block. */
+static inline __m512i fp4__mac_avx512(__m512i acc, __m512i u, __m512i s) {
+#if FP4_CPU_HAVE_VNNI
+  return _mm512_dpbusd_epi32(acc, u, s);
+#else
+  return _mm512_add_epi16(acc, _mm512_maddubs_epi16(u, s));
+#endif
+}
+static inline __m512i fp4__macfin_avx512(__m512i acc) {
+#if FP4_CPU_HAVE_VNNI
+  return acc;
+#else
+  return _mm512_madd_epi16(acc, _mm512_set1_epi16(1));
 #endif
 }
 #ifdef __cplusplus
@@ -637,6 +673,11 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 #endif
 
 /* ==== kernels ==== */
+#if defined(__GNUC__) || defined(__clang__)
+#define FP4__ALWAYS static inline __attribute__((always_inline))
+#else
+#define FP4__ALWAYS static inline
+#endif
 /* GEMM tiling: K chunk (elements), B panels per tile, A rows per tile. */
 #define FP4__KC 256
 #define FP4__NP 4
@@ -662,7 +703,11 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 #define FP4__SUB(a, b) _mm256_sub_ps(a, b)
 #define FP4__MUL(a, b) _mm256_mul_ps(a, b)
 #define FP4__DIV(a, b) _mm256_div_ps(a, b)
+#if defined(__FMA__)
 #define FP4__FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#define FP4__FMA(a, b, c) _mm256_add_ps(_mm256_mul_ps(a, b), c)
+#endif
 #define FP4__IADD(a, b) _mm256_add_epi32(a, b)
 #define FP4__ISUB(a, b) _mm256_sub_epi32(a, b)
 #define FP4__IAND(a, b) _mm256_and_si256(a, b)
@@ -1502,15 +1547,15 @@ static inline void FP4__F(fp4__cpu_w4a4_tile)(const fp4_tensor *A, const fp4_ten
             for (g = 0; g < gpb; g++) {
               FP4__VI x0 = FP4__BCAST4(a0 + 4 * g), x1 = FP4__BCAST4(a1 + 4 * g);
               FP4__VI y0 = FP4__LDUI(b0 + g * FP4__W * 4), y1 = FP4__LDUI(b1 + g * FP4__W * 4);
-              t00 = FP4__F(fp4__dot4)(t00, x0, y0);
-              t01 = FP4__F(fp4__dot4)(t01, x0, y1);
-              t10 = FP4__F(fp4__dot4)(t10, x1, y0);
-              t11 = FP4__F(fp4__dot4)(t11, x1, y1);
+              t00 = FP4__F(fp4__mac)(t00, x0, y0);
+              t01 = FP4__F(fp4__mac)(t01, x0, y1);
+              t10 = FP4__F(fp4__mac)(t10, x1, y0);
+              t11 = FP4__F(fp4__mac)(t11, x1, y1);
             }
-            t00 = FP4__ISUB(t00, cr0);
-            t01 = FP4__ISUB(t01, cr1);
-            t10 = FP4__ISUB(t10, cr0);
-            t11 = FP4__ISUB(t11, cr1);
+            t00 = FP4__ISUB(FP4__F(fp4__macfin)(t00), cr0);
+            t01 = FP4__ISUB(FP4__F(fp4__macfin)(t01), cr1);
+            t10 = FP4__ISUB(FP4__F(fp4__macfin)(t10), cr0);
+            t11 = FP4__ISUB(FP4__F(fp4__macfin)(t11), cr1);
             if (f == FP4_MXFP4 && fast) {
               FP4__VI e0 = FP4__SET1I((int32_t)((uint32_t)T->asc[mm][b] << 23));
               FP4__VI e1 = FP4__SET1I((int32_t)((uint32_t)T->asc[m1][b] << 23));
@@ -1571,43 +1616,52 @@ static inline void FP4__F(fp4__cpu_w4a4)(const fp4_tensor *A, const fp4_tensor *
 
 /* ---- W4A16 (within spec §5's bound, not bit-exact): one weight row at a time, its blocks decoded
  * through a table scaled by the block scale, times up to 4 activation rows, fp32 FMA. ---- */
-static inline FP4__VF FP4__F(fp4__lda)(const void *A, fp4_dtype at, int64_t i) {
+FP4__ALWAYS FP4__VF FP4__F(fp4__lda)(const void *A, const fp4_dtype at, int64_t i) {
   if (at == FP4_F32) return FP4__LDU((const float *)A + i);
   if (at == FP4_BF16) return FP4__F(fp4__ldbf16)((const uint16_t *)A + i);
   return FP4__F(fp4__ldf16)((const uint16_t *)A + i);
 }
 
-static inline void FP4__F(fp4__w4a16_row)(const void *A, fp4_dtype at, int64_t lda, int64_t m0, int mr,
-                                          const fp4_tensor *B, int64_t n, float *out) {
-  const int blk = fp4_format_block(B->format);
+/* out[0 .. mr) = dot(A rows m0 .., weight row n); at and mr are constants after inlining. */
+FP4__ALWAYS void FP4__F(fp4__w4a16_row)(const void *A, const fp4_dtype at, int64_t lda, int64_t m0, const int mr,
+                                        const fp4_tensor *B, int64_t n, float *out) {
+  const int blk = fp4_format_block(B->format), mx = B->format == FP4_MXFP4;
   const int64_t K = B->cols, nbk = K / blk;
   const uint8_t *bq = B->data + n * (K / 2);
+  const uint8_t *sl = B->scale_layout == FP4_LAYOUT_LINEAR ? B->scales + n * nbk : NULL;
   FP4__VF acc[4][2];
-  int64_t b;
-  int i, mm;
+  float sv[64];
+  int64_t kb, k;
+  int j, v, mm;
   for (mm = 0; mm < 4; mm++) acc[mm][0] = acc[mm][1] = FP4__SET1(0.0f);
-  for (b = 0; b < nbk; b++) {
-    uint8_t s = fp4__scale_at(B, n, b);
-    FP4__VF sv = FP4__SET1(B->format == FP4_MXFP4 ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s));
-    for (i = 0; i < blk; i += FP4__W) {
-      int64_t k = b * blk + i;
-      FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(bq + k / 2)), sv);
-      int h = (int)((k / FP4__W) & 1);
-      for (mm = 0; mm < mr; mm++) {
-#if defined(__FMA__)
-        acc[mm][h] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w, acc[mm][h]);
-#else
-        acc[mm][h] = FP4__ADD(acc[mm][h], FP4__MUL(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w));
-#endif
+  for (kb = 0; kb < nbk; kb += 64) {
+    const int nb = nbk - kb < 64 ? (int)(nbk - kb) : 64;
+    const int64_t kend = (kb + nb) * blk;
+    for (j = 0; j < nb; j++) {
+      uint8_t s = sl ? sl[kb + j] : fp4__scale_at(B, n, kb + j);
+      sv[j] = mx ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s);
+    }
+    for (k = kb * blk; k + 32 <= kend; k += 32) {
+      FP4__VI c[32 / FP4__W];
+      FP4__F(fp4__unpack32)(bq + k / 2, c);
+      for (v = 0; v < 32 / FP4__W; v++) {
+        FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(c[v]), FP4__SET1(sv[(k + v * FP4__W) / blk - kb]));
+        for (mm = 0; mm < mr; mm++)
+          acc[mm][v & 1] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k + v * FP4__W), w, acc[mm][v & 1]);
       }
+    }
+    for (; k < kend; k += FP4__W) { /* a 16-element tail (NVFP4) */
+      FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(bq + k / 2)), FP4__SET1(sv[k / blk - kb]));
+      for (mm = 0; mm < mr; mm++)
+        acc[mm][0] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w, acc[mm][0]);
     }
   }
   for (mm = 0; mm < mr; mm++) out[mm] = FP4__F(fp4__hsum)(FP4__ADD(acc[mm][0], acc[mm][1]));
 }
 
-static inline void FP4__F(fp4__cpu_w4a16)(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
-                                          float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
-                                          int64_t ne) {
+FP4__ALWAYS void FP4__F(fp4__w4a16_cols)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
+                                         const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
+                                         int64_t ldc, int64_t nb, int64_t ne) {
   int64_t n, m0;
   for (n = nb; n < ne; n++)
     for (m0 = 0; m0 < M; m0 += 4) {
@@ -1623,6 +1677,14 @@ static inline void FP4__F(fp4__cpu_w4a16)(const void *A, fp4_dtype at, int64_t M
                    fp4_gemm_epilogue(alpha_eff, out[mm], beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
       }
     }
+}
+
+static inline void FP4__F(fp4__cpu_w4a16)(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                          float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
+                                          int64_t ne) {
+  if (at == FP4_F32) FP4__F(fp4__w4a16_cols)(A, FP4_F32, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
+  else if (at == FP4_BF16) FP4__F(fp4__w4a16_cols)(A, FP4_BF16, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
+  else FP4__F(fp4__w4a16_cols)(A, FP4_F16, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
 }
 
 #ifdef __cplusplus
