@@ -596,6 +596,15 @@ FP4_API void fp4__cpu_put(const fp4__cpu_job *j, int64_t r, int64_t c0, int n, c
     for (i = 0; i < n / q->block; i++) t->scales[fp4_swizzle_offset(r, b0 + i, nbk)] = sc[i];
 }
 
+/* Scale bytes nb of row r from block b0 (linear: a copy; swizzled: the spec §2 offsets). */
+FP4_API void fp4__cpu_row_scales(const fp4_tensor *t, int64_t r, int64_t b0, int nb, uint8_t *out) {
+  int64_t nbk = t->cols / fp4_format_block(t->format);
+  int i;
+  if (t->scale_layout == FP4_LAYOUT_LINEAR) memcpy(out, t->scales + r * nbk + b0, (size_t)nb);
+  else
+    for (i = 0; i < nb; i++) out[i] = t->scales[fp4_swizzle_offset(r, b0 + i, nbk)];
+}
+
 /* Scalar dequantization of rows [rb, re) (fp4__dequantize's loop). */
 FP4_API void fp4__cpu_deq_scalar(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb, int64_t re) {
   int64_t r, c;
@@ -681,7 +690,7 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 /* GEMM tiling: K chunk (elements), B panels per tile, A rows per tile. */
 #define FP4__KC 256
 #define FP4__NP 4
-#define FP4__MB 64
+#define FP4__MB 128
 #define FP4__CPU_CAT2(a, b) a##_##b
 #define FP4__CPU_CAT(a, b) FP4__CPU_CAT2(a, b)
 #define FP4__F(name) FP4__CPU_CAT(name, FP4__ISA)
@@ -1442,7 +1451,8 @@ static inline void FP4__F(fp4__cpu_deq)(const fp4_tensor *t, void *y, fp4_dtype 
   for (r = rb; r < re; r++)
     for (c0 = 0; c0 < t->cols; c0 += 256) {
       int n = t->cols - c0 < 256 ? (int)(t->cols - c0) : 256, i;
-      for (i = 0; i < n / blk; i++) sc[i] = fp4__scale_at(t, r, c0 / blk + i);
+      fp4__cpu_row_scales(t, r, c0 / blk, n / blk, sc);
+      (void)i;
       FP4__F(fp4__cpu_deq_seg)(t->format, t->rule, t->tensor_scale, t->data + r * (t->cols / 2) + c0 / 2, sc, n,
                                (char *)y + (size_t)(r * ldy + c0) * es, dt);
     }
@@ -1498,14 +1508,16 @@ static inline void FP4__F(fp4__cpu_w4a4_tile)(const fp4_tensor *A, const fp4_ten
           int64_t n = nb + p * FP4__W + l;
           int8_t row[FP4__KC];
           int g;
-          if (n < ne) fp4__cpu_decode(B->data + n * (K / 2) + k0 / 2, kc / 2, (uint8_t *)row, lutB);
-          else memset(row, 0, (size_t)kc);
+          uint8_t bs[FP4__KC / 16];
+          if (n < ne) {
+            fp4__cpu_decode(B->data + n * (K / 2) + k0 / 2, kc / 2, (uint8_t *)row, lutB);
+            fp4__cpu_row_scales(B, n, k0 / blk, nbk, bs);
+          } else {
+            memset(row, 0, (size_t)kc);
+            memset(bs, f == FP4_MXFP4 ? 127 : 0x38, (size_t)nbk);
+          }
           for (b = 0; b < nbk; b++) {
-            int32_t s = 0;
-            int kk;
-            uint8_t sb = n < ne ? fp4__scale_at(B, n, k0 / blk + b) : (uint8_t)(f == FP4_MXFP4 ? 127 : 0x38);
-            for (kk = 0; kk < blk; kk++) s += row[b * blk + kk];
-            T->corr[p][b][l] = 12 * s;
+            uint8_t sb = bs[b];
             T->bsc[p][b][l] = sb;
             if (f == FP4_MXFP4) {
               T->bexp[p][b][l] = (int32_t)((uint32_t)(sb - 129) << 23);
@@ -1519,11 +1531,19 @@ static inline void FP4__F(fp4__cpu_w4a4_tile)(const fp4_tensor *A, const fp4_ten
           }
           for (g = 0; g < kc / 4; g++) memcpy(T->b[p][g][l], row + 4 * g, 4);
         }
+      /* 12 * (sum of each lane's B block), with the same dot products */
+      for (p = 0; p < np; p++)
+        for (b = 0; b < nbk; b++) {
+          FP4__VI cs = FP4__ZEROI(), twelve = FP4__SET1I(0x0C0C0C0C);
+          int g;
+          for (g = 0; g < gpb; g++) cs = FP4__F(fp4__dot4)(cs, twelve, FP4__LDUI(&T->b[p][b * gpb + g][0][0]));
+          FP4__STUI(T->corr[p][b], cs);
+        }
       for (mm = 0; mm < mb; mm++) {
         fp4__cpu_decode(A->data + (m0 + mm) * (K / 2) + k0 / 2, kc / 2, T->a[mm], lutA);
+        fp4__cpu_row_scales(A, m0 + mm, k0 / blk, nbk, T->asc[mm]);
         for (b = 0; b < nbk; b++) {
-          uint8_t sa = fp4__scale_at(A, m0 + mm, k0 / blk + b);
-          T->asc[mm][b] = sa;
+          uint8_t sa = T->asc[mm][b];
           if (sa == 0xFF) anan = 1;
           amin = sa < amin ? sa : amin;
           amax = sa > amax ? sa : amax;
@@ -1645,13 +1665,15 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_row)(const void *A, const fp4_dtype at, int64
       FP4__VI c[32 / FP4__W];
       FP4__F(fp4__unpack32)(bq + k / 2, c);
       for (v = 0; v < 32 / FP4__W; v++) {
-        FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(c[v]), FP4__SET1(sv[(k + v * FP4__W) / blk - kb]));
+        /* the block of vector v (shifts: blk is 32 or 16) */
+        const int bi = (int)((mx ? k >> 5 : (k + v * FP4__W) >> 4) - kb);
+        FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(c[v]), FP4__SET1(sv[bi]));
         for (mm = 0; mm < mr; mm++)
           acc[mm][v & 1] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k + v * FP4__W), w, acc[mm][v & 1]);
       }
     }
     for (; k < kend; k += FP4__W) { /* a 16-element tail (NVFP4) */
-      FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(bq + k / 2)), FP4__SET1(sv[k / blk - kb]));
+      FP4__VF w = FP4__MUL(FP4__F(fp4__e2m1f)(FP4__F(fp4__unpack)(bq + k / 2)), FP4__SET1(sv[(k >> 4) - kb]));
       for (mm = 0; mm < mr; mm++)
         acc[mm][0] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k), w, acc[mm][0]);
     }

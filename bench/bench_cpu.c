@@ -2,7 +2,7 @@
 /* CPU benchmark of fp4_cpu.h (PERF.md): quantize GB/s against the scalar reference (fp4.h) and
  * memcpy of the same bytes, the exact W4A4 GEMM's GFLOP/s against the measured FP32 FMA peak, and
  * the W4A16 decode GEMV's weight GB/s against measured read bandwidth; 1 thread and all threads
- * (OpenMP). Warm-up, repetitions, median. Usage: bench_cpu [quick] */
+ * (OpenMP). Warm-up, repetitions, median. Usage: bench_cpu [quick|full] [sections: q g v] */
 // FP4_TEST_FLAGS: -fopenmp
 #include "fp4_cpu.h"
 #include <stdio.h>
@@ -161,6 +161,7 @@ static double time_q(int simd, int threads, int reps, const void *x, fp4_dtype d
 
 int main(int argc, char **argv) {
   int quick = argc > 1 && !strcmp(argv[1], "quick");
+  const char *only = argc > 2 ? argv[2] : "qgv"; /* sections: q quantize, g W4A4, v W4A16 */
   int nt = omp_get_max_threads(), reps = quick ? 3 : 7;
   int64_t R = 4096, C = 4096; /* 64 MiB of f32 */
   size_t n = (size_t)(R * C), i;
@@ -190,6 +191,7 @@ int main(int argc, char **argv) {
          peak1 * nt);
 
   /* ---- quantize ---- */
+  if (strchr(only, 'q')) {
   printf("\n## quantize %lldx%lld (64 MiB f32 / 32 MiB 16-bit input); bytes = input read + codes and scales written\n",
          (long long)R, (long long)C);
   mc1 = bench_memcpy(cp, xf, n * 4, 1, reps);
@@ -223,9 +225,10 @@ int main(int argc, char **argv) {
            100.0 * (bytes / tn) / (2.0 * n * 4 / mcn));
     fflush(stdout);
   }
+  }
 
   /* ---- W4A4 GEMM ---- */
-  {
+  if (strchr(only, 'g')) {
     static const int sizes[] = {1024, 2048, 4096};
     int si, fi;
     printf("\n## W4A4 GEMM (exact, spec §5), f32 output; GFLOP/s = 2MNK / time; peak = measured FMA peak x threads\n");
@@ -276,7 +279,7 @@ int main(int argc, char **argv) {
   }
 
   /* ---- W4A16 decode GEMV ---- */
-  {
+  if (strchr(only, 'v')) {
     const int64_t N = 8192, K = 8192, copies = 8; /* 8 weight matrices rotate: 272 MiB > any L3 */
     int fi, mi;
     size_t rn = (size_t)512 << 20; /* bytes of the read-bandwidth buffer */

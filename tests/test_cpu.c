@@ -410,13 +410,21 @@ static void test_w4a4(void) {
     fp4_rule rb = f == FP4_NVFP4 ? FP4_NV_6 : (rnd(2) ? FP4_MX_OCP : FP4_MX_ABSMAX3);
     int blk = fp4_format_block(f);
     int64_t M = 1 + rnd(it < 10 ? 3 : 70), N = 1 + rnd(it < 10 ? 5 : 150), K = blk * (1 + rnd(it % 7 == 0 ? 40 : 12));
-    int64_t ldc = N + rnd(3);
+    int64_t ldc;
     fp4_layout la = rnd(3) == 0 ? FP4_LAYOUT_SWIZZLED : FP4_LAYOUT_LINEAR, lb = rnd(3) == 0 ? FP4_LAYOUT_SWIZZLED : FP4_LAYOUT_LINEAR;
     qmat A, B;
-    size_t cn = (size_t)((M - 1) * ldc + N);
-    char *c0 = (char *)malloc(cn * 4), *c1 = (char *)malloc(cn * 4), *cinit = (char *)malloc(cn * 4);
-    float al = (float)(0.5 + h_uniform()), be = rnd(3) == 0 ? (float)h_uniform() : 0.0f;
+    size_t cn;
+    char *c0, *c1, *cinit;
+    float al, be;
     int ct, fails = (int)h_fail;
+    if (it % 13 == 3) M = 129 + rnd(20); /* more than one tile of rows */
+    ldc = N + rnd(3);
+    cn = (size_t)((M - 1) * ldc + N);
+    c0 = (char *)malloc(cn * 4);
+    c1 = (char *)malloc(cn * 4);
+    cinit = (char *)malloc(cn * 4);
+    al = (float)(0.5 + h_uniform());
+    be = rnd(3) == 0 ? (float)h_uniform() : 0.0f;
     qmat_make(&A, f, ra, M, K, la, rnd(4) == 0 ? 1e-20 : 1.0);
     qmat_make(&B, f, rb, N, K, lb, rnd(4) == 0 ? 1e25 : 1.0);
     /* extreme and NaN scale codes reach the lane-by-lane path */
