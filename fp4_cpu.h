@@ -1459,6 +1459,12 @@ static inline void FP4__F(fp4__cpu_deq)(const fp4_tensor *t, void *y, fp4_dtype 
   (void)nbk;
 }
 
+FP4__ALWAYS FP4__VF FP4__F(fp4__lda)(const void *A, const fp4_dtype at, int64_t i) {
+  if (at == FP4_F32) return FP4__LDU((const float *)A + i);
+  if (at == FP4_BF16) return FP4__F(fp4__ldbf16)((const uint16_t *)A + i);
+  return FP4__F(fp4__ldf16)((const uint16_t *)A + i);
+}
+
 /* ---- W4A4 (spec §5, reproducible): lanes are output columns n, each lane sums its blocks in K
  * order. Integer block sums T_b come from u8 x s8 dot products: A as c + 12 in [0, 24], B as c in
  * [-12, 12] laid out 4 k per int32 lane, minus 12 * sum(B block); then t_b and the fp32 sum. ---- */
@@ -1481,6 +1487,26 @@ static inline FP4__VF FP4__F(fp4__w4a4_slow)(fp4_format f, FP4__VI T, uint8_t sa
   FP4__STUI(t, T);
   for (l = 0; l < FP4__W; l++) v[l] = fp4_w4a4_block_term(f, t[l], sa, sb[l]);
   return FP4__LDU(v);
+}
+
+/* C[i0 .. i0 + n) = alpha_eff * acc (+ beta * C as its own rounding), as fp4_gemm_epilogue. */
+static inline void FP4__F(fp4__epilogue)(const float *acc, int64_t n, float alpha_eff, float beta, void *C,
+                                         fp4_dtype ct, int64_t i0) {
+  FP4__VF al = FP4__SET1(alpha_eff), be = FP4__SET1(beta);
+  int64_t i;
+  for (i = 0; i + FP4__W <= n; i += FP4__W) {
+    FP4__VF v = FP4__MUL(al, FP4__LDU(acc + i));
+    if (beta != 0.0f) {
+      FP4__VF o = FP4__MUL(be, FP4__F(fp4__lda)(C, ct, i0 + i));
+      FP4__VBAR(o);
+      v = FP4__ADD(v, o);
+    }
+    if (ct == FP4_F32) FP4__STU((float *)C + i0 + i, v);
+    else if (ct == FP4_BF16) FP4__F(fp4__stbf16)((uint16_t *)C + i0 + i, v);
+    else FP4__F(fp4__stf16)((uint16_t *)C + i0 + i, v);
+  }
+  for (; i < n; i++)
+    fp4__store(C, ct, i0 + i, fp4_gemm_epilogue(alpha_eff, acc[i], beta, beta != 0.0f ? fp4__load(C, ct, i0 + i) : 0.0f));
 }
 
 /* Columns [nb, ne), at most FP4__NP * FP4__W of them. */
@@ -1615,13 +1641,7 @@ static inline void FP4__F(fp4__cpu_w4a4_tile)(const fp4_tensor *A, const fp4_ten
         }
       }
     }
-    for (mm = 0; mm < mb; mm++) {
-      int64_t n, m = m0 + mm;
-      for (n = nb; n < ne; n++)
-        fp4__store(C, ct, m * ldc + n,
-                   fp4_gemm_epilogue(alpha_eff, T->acc[mm][n - nb], beta,
-                                     beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
-    }
+    for (mm = 0; mm < mb; mm++) FP4__F(fp4__epilogue)(T->acc[mm], ne - nb, alpha_eff, beta, C, ct, (m0 + mm) * ldc + nb);
   }
   (void)nbkK;
 }
@@ -1636,12 +1656,6 @@ static inline void FP4__F(fp4__cpu_w4a4)(const fp4_tensor *A, const fp4_tensor *
 
 /* ---- W4A16 (within spec §5's bound, not bit-exact): one weight row at a time, its blocks decoded
  * through a table scaled by the block scale, times up to 4 activation rows, fp32 FMA. ---- */
-FP4__ALWAYS FP4__VF FP4__F(fp4__lda)(const void *A, const fp4_dtype at, int64_t i) {
-  if (at == FP4_F32) return FP4__LDU((const float *)A + i);
-  if (at == FP4_BF16) return FP4__F(fp4__ldbf16)((const uint16_t *)A + i);
-  return FP4__F(fp4__ldf16)((const uint16_t *)A + i);
-}
-
 /* out[0 .. mr) = dot(A rows m0 .., weight row n); at and mr are constants after inlining. */
 FP4__ALWAYS void FP4__F(fp4__w4a16_row)(const void *A, const fp4_dtype at, int64_t lda, int64_t m0, const int mr,
                                         const fp4_tensor *B, int64_t n, float *out) {
