@@ -12,7 +12,7 @@ t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 ver=$(sed -n 's/^#define FP4_VERSION_MAJOR //p' fp4.h).$(sed -n 's/^#define FP4_VERSION_MINOR //p' fp4.h).$(sed -n 's/^#define FP4_VERSION_PATCH //p' fp4.h)
 major=${ver%%.*}; mm=${ver%.*}
-headers=""; for h in fp4.h fp4_cpu.h fp4_cuda.cuh; do [ -f "$h" ] && headers="$headers $h"; done
+headers=""; for h in fp4.h fp4_cpu.h fp4_cuda.cuh fp4_*.inl; do [ -f "$h" ] && headers="$headers $h"; done
 cpu=""; [ -f fp4_cpu.h ] && cpu="-DFP4_CONSUMER_CPU"
 have_pc=0; command -v pkg-config >/dev/null 2>&1 && have_pc=1
 have_cmake=0; command -v cmake >/dev/null 2>&1 && have_cmake=1
@@ -41,6 +41,14 @@ check_prefix() {
          tests/install/consumer.c -o "$t/pc_consumer" -lm 2>"$t/log" && "$t/pc_consumer"; then
       ok "$name: pkg-config consumer ($cf)"
     else ko "$name: pkg-config consumer"; head -n 20 "$t/log"; fi
+  fi
+  # everything the installed CUDA header includes was installed with it (preprocessing resolves every
+  # #include; the compile itself is .ci/steps/cuda_compile.sh's job, and the copies are identical)
+  if [ -f fp4_cuda.cuh ] && command -v nvcc >/dev/null 2>&1; then
+    printf '#include "fp4_cuda.cuh"\nint main(void) { return fp4_format_block(FP4_NVFP4) != 16; }\n' >"$t/cuda_consumer.cu"
+    if nvcc -std=c++17 -E -I"$p/include" "$t/cuda_consumer.cu" -o "$t/cuda_consumer.ii" 2>"$t/log"; then
+      ok "$name: the installed fp4_cuda.cuh finds all its includes"
+    else ko "$name: the installed fp4_cuda.cuh misses an include"; head -n 20 "$t/log"; fi
   fi
   if [ $have_cmake -eq 1 ]; then
     local b=$t/cm_$name
