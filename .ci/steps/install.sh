@@ -46,6 +46,8 @@ check_prefix() {
   # #include; the compile itself is .ci/steps/cuda_compile.sh's job, and the copies are identical)
   if [ -f fp4_cuda.cuh ] && command -v nvcc >/dev/null 2>&1; then
     printf '#include "fp4_cuda.cuh"\nint main(void) { return fp4_format_block(FP4_NVFP4) != 16; }\n' >"$t/cuda_consumer.cu"
+    # parts included through __has_include must be there too
+    [ -f fp4_cuda_gemm.inl ] && printf '#ifndef FP4_CUDA_GEMM_INL\n#error fp4_cuda_gemm.inl was not installed\n#endif\n' >>"$t/cuda_consumer.cu"
     if nvcc -std=c++17 -E -I"$p/include" "$t/cuda_consumer.cu" -o "$t/cuda_consumer.ii" 2>"$t/log"; then
       ok "$name: the installed fp4_cuda.cuh finds all its includes"
     else ko "$name: the installed fp4_cuda.cuh misses an include"; head -n 20 "$t/log"; fi
