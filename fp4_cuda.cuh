@@ -1,0 +1,1183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fp4_cuda.cuh - CUDA back end of fp4: quantize / dequantize / fake-quantize, Hadamard, scale-layout
+ * conversion and the W4A16 decode GEMV, with the same bytes as the scalar reference fp4.h.
+ *
+ * Header-only CUDA C++ (nvcc, C++17). Every rounding rule comes from fp4.h, whose FP4_HD functions
+ * compile as __host__ __device__ here; the kernels only arrange the work. Semantics: SPEC.md.
+ *
+ * Usage (device pointers, a stream, caller workspace; launchers never synchronize or allocate):
+ *     #include "fp4_cuda.cuh"
+ *     fp4_quant_config cfg = fp4_config_default(FP4_NVFP4);
+ *     size_t wsb = fp4_cuda_quantize_workspace_size(rows, cols, &cfg);   // cudaMalloc ws, d_q, d_s
+ *     fp4_tensor t; fp4_tensor_init(&t, d_q, d_s, FP4_LAYOUT_LINEAR);
+ *     fp4_status st = fp4_cuda_quantize_bf16(d_x, rows, cols, cols, &cfg, &t, ws, wsb, stream);
+ *     st = fp4_cuda_quantize_result(&t, ws, stream); // optional: waits, fills t.tensor_scale / t.amax
+ *                                                   // and returns FP4_ERR_NONFINITE / FP4_ERR_RANGE
+ *     fp4_cuda_gemv_w4a16_bf16_bf16(d_a, 1, K, &t, 1.0f, 0.0f, d_c, N, ws2, ws2b, stream);
+ *
+ * Contents (search for the banners):
+ *     ==== configuration ====   FP4_CUDA_API, FP4_CUDA_HW_CVT
+ *     ==== common ====          status mapping, launch helpers, small device helpers
+ *     ==== codecs ====          Blackwell cvt next to the software path
+ *     ==== quantize ====        amax, block quantizer (1D), 2D tiles, launchers
+ *     ==== dequantize ====      dequantize, Hadamard, scale layouts
+ *     ==== gemv ====            W4A16 decode GEMV (M <= 16)
+ *     ==== gemm ====            tensor-core GEMMs (fp4_cuda_gemm.inl, when present)
+ *
+ * Device-side outcomes. With a computed NVFP4 amax, the tensor scale and the statuses that depend on
+ * the data (FP4_ERR_NONFINITE, FP4_ERR_RANGE) are only known on the device: they land in the first
+ * bytes of the workspace (fp4_cuda_qinfo). The launcher returns FP4_OK after validating and launching;
+ * fp4_cuda_quantize_result() waits for the stream and returns what fp4.h would have returned, filling
+ * tensor_scale and amax. When the tensor scale is known on the host (MXFP4, cfg.has_amax) the launcher
+ * fills it right away and only non-finite input needs the result call to be reported.
+ */
+#ifndef FP4_CUDA_CUH
+#define FP4_CUDA_CUH
+
+/* ==== configuration ==== */
+/* FP4_CUDA_API: linkage of the host launchers (default static inline: vendor-safe).
+ * FP4_CUDA_HW_CVT: define to 1 to use Blackwell's cvt.rn.satfinite.e2m1x2.f32 for round-to-nearest
+ *   element codes on sm_100+/sm_120+ (default 0: not yet checked byte for byte on such a GPU; the
+ *   software path below is the reference everywhere). */
+#ifndef FP4_CUDA_API
+#define FP4_CUDA_API static inline
+#endif
+#ifndef FP4_CUDA_HW_CVT
+#define FP4_CUDA_HW_CVT 0
+#endif
+
+#include "fp4.h"
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+
+/* ==== common ==== */
+/* Every kernel has internal linkage, so that many translation units (with or without -rdc) can
+ * include this header. */
+#define FP4__KERNEL static __global__
+
+/* The first bytes of a quantize workspace: what only the device knows (see the header comment). */
+typedef struct fp4_cuda_qinfo {
+  uint32_t amax_bits; /* computed NVFP4 amax (bits of a non-negative float) */
+  uint32_t flags;     /* FP4_CUDA_FLAG_* */
+  uint32_t pad[2];
+} fp4_cuda_qinfo;
+#define FP4_CUDA_FLAG_NONFINITE 1u
+#define FP4_CUDA_FLAG_RANGE 2u
+#define FP4_CUDA_QUANTIZE_WS 256 /* bytes: fp4_cuda_qinfo, rounded up */
+
+/* cudaError_t -> fp4_status (for the launchers here and in fp4_cuda_gemm.inl). */
+FP4_CUDA_API fp4_status fp4__cuda_status(cudaError_t e) { return e == cudaSuccess ? FP4_OK : FP4_ERR_DEVICE; }
+/* Status of the launch just made (launch configuration errors; asynchronous faults surface later). */
+FP4_CUDA_API fp4_status fp4__cuda_launched(void) { return fp4__cuda_status(cudaGetLastError()); }
+/* Blocks of `threads` threads covering n items. */
+FP4_CUDA_API unsigned fp4__cuda_grid(int64_t n, int threads) { return (unsigned)((n + threads - 1) / threads); }
+FP4_CUDA_API int fp4__cuda_aligned(const void *p, size_t a) { return ((uintptr_t)p % a) == 0; }
+
+/* 16-byte streaming load: read once, keep it out of L1 (weights of the GEMV). */
+static __device__ __forceinline__ uint4 fp4__cuda_ld_stream16(const void *p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+/* ==== codecs ==== */
+/* Two E2M1 codes, lo in bits 0..3 and hi in bits 4..7 (spec §1 packing). On Blackwell, with
+ * FP4_CUDA_HW_CVT, one cvt.rn.satfinite.e2m1x2.f32 (its first source goes to the high nibble); the
+ * caller guarantees finite inputs (the tensor paths never pass NaN/Inf here). */
+static __device__ __forceinline__ uint8_t fp4__cuda_e2m1x2(float lo, float hi) {
+#if FP4_CUDA_HW_CVT && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 1000 && defined(__CUDA_ARCH_FAMILY_SPECIFIC__)
+  unsigned short r;
+  asm("{\n .reg .b8 t;\n cvt.rn.satfinite.e2m1x2.f32 t, %1, %2;\n cvt.u16.u8 %0, t;\n}" : "=h"(r) : "f"(hi), "f"(lo));
+  return (uint8_t)r;
+#else
+  return (uint8_t)(fp4_e2m1_from_float(lo) | (fp4_e2m1_from_float(hi) << 4));
+#endif
+}
+
+/* Element i of an input of type DT (exact conversion to f32). */
+template <int DT> static __device__ __forceinline__ float fp4__cuda_load(const void *p, int64_t i) {
+  if (DT == FP4_F32) return ((const float *)p)[i];
+  if (DT == FP4_BF16) return fp4_bf16_to_f32(((const uint16_t *)p)[i]);
+  return fp4_f16_to_f32(((const uint16_t *)p)[i]);
+}
+
+/* N consecutive elements from p (16-byte aligned when vec), converted to f32. */
+template <int DT, int N> static __device__ __forceinline__ void fp4__cuda_load_row(const void *p, int vec, float *v) {
+  if (vec) {
+    const uint4 *q = (const uint4 *)p;
+    constexpr int per = DT == FP4_F32 ? 4 : 8;
+#pragma unroll
+    for (int w = 0; w < N / per; w++) {
+      uint4 u = q[w];
+      uint32_t a[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        if (DT == FP4_F32) v[w * 4 + j] = __uint_as_float(a[j]);
+        else if (DT == FP4_BF16) {
+          v[w * 8 + 2 * j] = __uint_as_float(a[j] << 16);
+          v[w * 8 + 2 * j + 1] = __uint_as_float(a[j] & 0xFFFF0000u);
+        } else {
+          v[w * 8 + 2 * j] = fp4_f16_to_f32((uint16_t)(a[j] & 0xFFFFu));
+          v[w * 8 + 2 * j + 1] = fp4_f16_to_f32((uint16_t)(a[j] >> 16));
+        }
+      }
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; i++) v[i] = fp4__cuda_load<DT>(p, i);
+  }
+}
+
+/* Block Hadamard on v[0..g) held by one thread, the same operations as fp4_hadamard_group; the
+ * normalization uses __fmul_rn so that it can never be contracted into a later add. */
+static __device__ __forceinline__ void fp4__cuda_hadamard_serial(float *v, int g, const uint32_t *sp, int inverse) {
+  float n = fp4__hadamard_norm(g);
+  if (!inverse)
+    for (int i = 0; i < g; i++)
+      if (fp4__sign_neg(sp, i)) v[i] = -v[i];
+  for (int h = 1; h < g; h <<= 1)
+    for (int i = 0; i < g; i += 2 * h)
+      for (int j = i; j < i + h; j++) {
+        float a = v[j], b = v[j + h];
+        v[j] = a + b;
+        v[j + h] = a - b;
+      }
+  for (int i = 0; i < g; i++) v[i] = __fmul_rn(v[i], n);
+  if (inverse)
+    for (int i = 0; i < g; i++)
+      if (fp4__sign_neg(sp, i)) v[i] = -v[i];
+}
+
+/* Block Hadamard over groups of g values spread across g/N consecutive lanes, N values per lane
+ * (element e of the group = N * (lane position in the group) + i). Stages h < N run inside the
+ * thread, stages h >= N pair element i with the partner lane's element i: lower lane a + b, upper
+ * lane a - b, exactly the reference's operations. Every lane of the warp must call it. sp: the sign
+ * bits (or NULL); pos: this lane's position in its group (0 .. g/N - 1). */
+/* The sign bits of this lane's N elements (bit i: element i), selected with constant indices so
+ * that the sign words stay in registers. */
+template <int N> static __device__ __forceinline__ uint32_t fp4__cuda_lane_signs(const uint32_t *sp, int g, int pos) {
+  uint32_t m = 0;
+  if (!sp) return 0;
+  if (g >= N) {
+    int e0 = pos * N, word = e0 >> 5;
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+      if (k == word) m = sp[k] >> (e0 & 31);
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; i++) m |= ((sp[0] >> (i % g)) & 1u) << i;
+  }
+  return N == 32 ? m : m & ((1u << N) - 1u);
+}
+
+template <int N>
+static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g, const uint32_t *sp, int inverse,
+                                                                int pos) {
+  float n = fp4__hadamard_norm(g);
+  uint32_t sg = fp4__cuda_lane_signs<N>(sp, g, pos);
+  if (!inverse) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+      if ((sg >> i) & 1u) v[i] = -v[i];
+  }
+#pragma unroll
+  for (int h = 1; h < N; h <<= 1) {
+    if (h < g) {
+#pragma unroll
+      for (int i = 0; i < N; i += 2 * h)
+#pragma unroll
+        for (int j = i; j < i + h; j++) {
+          float a = v[j], b = v[j + h];
+          v[j] = a + b;
+          v[j + h] = a - b;
+        }
+    }
+  }
+  for (int h = N; h < g; h <<= 1) {
+    int d = h / N, upper = (pos & d) != 0;
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+      float o = __shfl_xor_sync(0xFFFFFFFFu, v[i], d);
+      v[i] = upper ? o - v[i] : v[i] + o;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < N; i++) v[i] = __fmul_rn(v[i], n);
+  if (inverse) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+      if ((sg >> i) & 1u) v[i] = -v[i];
+  }
+}
+
+/* ==== quantize ==== */
+/* Everything a quantize kernel needs, by value. Q = X or X^T (R x C), blocks of BLK along Q's rows. */
+typedef struct fp4__cuda_qparams {
+  const void *x;
+  int64_t ldx, xcols, R, C, nbr; /* nbr = C / block: blocks per Q row */
+  int transpose, g, sr, bf16, vec, has_signs, has_amax, out_vec;
+  fp4_dtype dt;
+  fp4_rule rule;
+  fp4_layout layout;
+  uint64_t seed;
+  uint32_t signs[8];
+  float amax;        /* has_amax: the caller's amax */
+  uint8_t *data, *scales, *mask; /* quantize sink (mask optional) */
+  float *y;          /* fake-quantize sink (data == NULL) */
+  int64_t ldy;
+  fp4_cuda_qinfo *info;
+} fp4__cuda_qparams;
+
+/* Q[r][c0 .. c0 + BLK) converted to f32, rotated (groups may span lanes), rounded to bf16 if asked.
+ * pos = position of this block in its Hadamard group. Threads with valid == 0 load zeros but still
+ * take part in the shuffles. */
+template <int BLK, int DT>
+static __device__ __forceinline__ void fp4__cuda_load_raw(const fp4__cuda_qparams &p, int64_t r, int64_t c0, float *v) {
+  if (!p.transpose) {
+    fp4__cuda_load_row<DT, BLK>((const char *)p.x + (size_t)(r * p.ldx + c0) * (DT == FP4_F32 ? 4 : 2), p.vec, v);
+  } else {
+#pragma unroll
+    for (int i = 0; i < BLK; i++) v[i] = fp4__cuda_load<DT>(p.x, (c0 + i) * p.ldx + r);
+  }
+}
+
+template <int BLK>
+static __device__ __forceinline__ void fp4__cuda_load_block(const fp4__cuda_qparams &p, int64_t r, int64_t c0,
+                                                            int valid, int pos, float *v) {
+  if (!valid) {
+#pragma unroll
+    for (int i = 0; i < BLK; i++) v[i] = 0.0f;
+  } else if (p.dt == FP4_BF16) {
+    fp4__cuda_load_raw<BLK, FP4_BF16>(p, r, c0, v);
+  } else if (p.dt == FP4_F32) {
+    fp4__cuda_load_raw<BLK, FP4_F32>(p, r, c0, v);
+  } else {
+    fp4__cuda_load_raw<BLK, FP4_F16>(p, r, c0, v);
+  }
+  if (p.g) fp4__cuda_hadamard_lanes<BLK>(v, p.g, p.has_signs ? p.signs : (const uint32_t *)0, 0, pos);
+  if (p.bf16) {
+#pragma unroll
+    for (int i = 0; i < BLK; i++) v[i] = fp4_bf16_to_f32(fp4_f32_to_bf16(v[i]));
+  }
+}
+
+/* The NVFP4 tensor scale on the device: the caller's amax or the computed one. */
+static __device__ __forceinline__ float fp4__cuda_amax(const fp4__cuda_qparams &p) {
+  return p.has_amax ? p.amax : __uint_as_float(*(volatile const uint32_t *)&p.info->amax_bits);
+}
+
+/* Pass 1 of a computed NVFP4 amax: max |x| over the finite transformed values. Max is exact and
+ * order-free, so the atomicMax on the float bits (non-negative floats order like their bits) is
+ * deterministic. One thread per block of BLK values, as in the quantize kernel. */
+template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
+  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  int valid = b < p.R * p.nbr;
+  int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0;
+  int lpg = p.g > BLK ? p.g / BLK : 1;
+  float v[BLK];
+  uint32_t m = 0;
+  fp4__cuda_load_block<BLK>(p, r, cb * BLK, valid, (int)(cb % lpg), v);
+#pragma unroll
+  for (int i = 0; i < BLK; i++) {
+    uint32_t a = __float_as_uint(v[i]) & 0x7FFFFFFFu;
+    if (a < 0x7F800000u && a > m) m = a;
+  }
+  m = __reduce_max_sync(0xFFFFFFFFu, m);
+  if ((threadIdx.x & 31) == 0 && m) atomicMax(&p.info->amax_bits, m);
+}
+
+/* Tensor scale context on the device; returns 0 (and flags FP4_ERR_RANGE) when the amax is unusable. */
+static __device__ __forceinline__ int fp4__cuda_scale_ctx(const fp4__cuda_qparams &p, int nv, fp4_nv_scale *ts) {
+  if (nv) {
+    float amax = fp4__cuda_amax(p);
+    if (amax != 0.0f && amax < FP4_NV_AMAX_MIN) {
+      if (blockIdx.x == 0 && threadIdx.x == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_RANGE);
+      return 0;
+    }
+    *ts = fp4_nv_scale_make(p.rule, amax);
+  } else {
+    *ts = fp4_nv_scale_make(p.rule, 0.0f);
+    ts->S_dec = p.rule == FP4_MX_ABSMAX3 ? 1.0f / 3.0f : 1.0f;
+  }
+  return 1;
+}
+
+/* Write one quantized block: packed codes + scale (quantize), or its dequantized values (fake). */
+template <int BLK>
+static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p, const fp4_nv_scale &ts, int64_t r,
+                                                      int64_t c0, const uint8_t *pq, uint8_t s) {
+  constexpr fp4_format F = BLK == 16 ? FP4_NVFP4 : FP4_MXFP4;
+  if (p.data) {
+    uint8_t *d = p.data + r * (p.C / 2) + c0 / 2;
+    if (p.out_vec) {
+      uint32_t w[BLK / 8];
+#pragma unroll
+      for (int j = 0; j < BLK / 8; j++)
+        w[j] = (uint32_t)pq[4 * j] | ((uint32_t)pq[4 * j + 1] << 8) | ((uint32_t)pq[4 * j + 2] << 16) |
+               ((uint32_t)pq[4 * j + 3] << 24);
+      if constexpr (BLK == 32) *(uint4 *)d = make_uint4(w[0], w[1], w[2], w[3]);
+      else *(uint2 *)d = make_uint2(w[0], w[1]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < BLK / 2; j++) d[j] = pq[j];
+    }
+    p.scales[fp4__scale_offset(p.layout, r, c0 / BLK, p.nbr)] = s;
+  } else {
+    float *y = p.y + r * p.ldy + c0;
+#pragma unroll
+    for (int i = 0; i < BLK; i++)
+      y[i] = fp4_dequant_value(F, p.rule, (uint8_t)((pq[i / 2] >> (4 * (i & 1))) & 0xFu), s, ts.S_dec);
+  }
+}
+
+/* The 1D quantizer: one thread per block of BLK values (BLK = 16: NVFP4, 32: MXFP4), the block
+ * functions of fp4.h doing the rounding. Threads of one Hadamard group are consecutive lanes. */
+template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_kernel(fp4__cuda_qparams p) {
+  constexpr int NV = BLK == 16;
+  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  int valid = b < p.R * p.nbr, bad;
+  int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0, c0 = cb * BLK;
+  int lpg = p.g > BLK ? p.g / BLK : 1;
+  fp4_nv_scale ts;
+  float v[BLK];
+  uint8_t pq[BLK / 2], s, mk[4];
+  if (!fp4__cuda_scale_ctx(p, NV, &ts)) return; /* uniform over the grid */
+  fp4__cuda_load_block<BLK>(p, r, c0, valid, (int)(cb % lpg), v);
+  if (p.sr) {
+    uint32_t r0[BLK], r1[BLK], w[4];
+#pragma unroll
+    for (int i = 0; i < BLK; i++) {
+      uint64_t idx = p.transpose ? (uint64_t)((c0 + i) * p.xcols + r) : (uint64_t)(r * p.xcols + c0 + i);
+      fp4_philox4x32_10(p.seed, idx, w);
+      r0[i] = w[0];
+      r1[i] = w[1];
+    }
+    if (NV) s = fp4_nv_quantize_block(v, &ts, r0, r1, pq);
+    else s = fp4_mx_quantize_block(v, p.rule, r0, r1, pq, p.mask ? mk : (uint8_t *)0);
+  } else if (NV) {
+    s = fp4_nv_quantize_block(v, &ts, (const uint32_t *)0, (const uint32_t *)0, pq);
+  } else {
+    s = fp4_mx_quantize_block(v, p.rule, (const uint32_t *)0, (const uint32_t *)0, pq, p.mask ? mk : (uint8_t *)0);
+  }
+  bad = valid && (NV ? (s & 0x7Fu) == 0x7Fu : s == 0xFFu);
+  if (__any_sync(0xFFFFFFFFu, bad) && (threadIdx.x & 31) == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
+  if (!valid) return;
+  fp4__cuda_emit<BLK>(p, ts, r, c0, pq, s);
+  if (!NV && p.mask) {
+    uint8_t *m = p.mask + r * (p.C / 8) + c0 / 8;
+#pragma unroll
+    for (int j = 0; j < BLK / 8; j++) m[j] = mk[j];
+  }
+}
+
+/* 2D scaling (NVFP4, spec §3): one CTA per (16-row strip of Q, segment of L columns). The strip is
+ * loaded, rotated and drawn into shared memory; then one thread per 16x16 tile chooses the scale
+ * over its 256 values (4/6 error in source row-major order) and emits the tile's 16 row blocks,
+ * the same arithmetic as fp4__quantize_2d. */
+FP4__KERNEL void __launch_bounds__(128) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p) {
+  extern __shared__ float fp4__cuda_smem[];
+  int L = p.g > 16 ? p.g : 16, t = threadIdx.x, i, j;
+  int64_t rs = (int64_t)blockIdx.y * 16, c0 = (int64_t)blockIdx.x * L;
+  int nr = p.R - rs < 16 ? (int)(p.R - rs) : 16;
+  float *v = fp4__cuda_smem;                         /* [16][L] */
+  uint32_t *r0 = (uint32_t *)(v + 16 * L), *r1 = r0 + 16 * L;
+  fp4_nv_scale ts;
+  int bad_any = 0;
+  if (!fp4__cuda_scale_ctx(p, 1, &ts)) return;
+  for (i = t; i < nr * L; i += blockDim.x) {
+    int64_t rr = rs + i / L, cc = c0 + i % L;
+    v[i] = fp4__load(p.x, p.dt, p.transpose ? cc * p.ldx + rr : rr * p.ldx + cc);
+    if (p.sr) {
+      uint32_t w[4];
+      fp4_philox4x32_10(p.seed, p.transpose ? (uint64_t)(cc * p.xcols + rr) : (uint64_t)(rr * p.xcols + cc), w);
+      r0[i] = w[0];
+      r1[i] = w[1];
+    }
+  }
+  __syncthreads();
+  if (p.g)
+    for (i = t; i < nr * (L / p.g); i += blockDim.x)
+      fp4__cuda_hadamard_serial(v + (size_t)i * p.g, p.g, p.has_signs ? p.signs : (const uint32_t *)0, 0);
+  __syncthreads();
+  if (p.bf16)
+    for (i = t; i < nr * L; i += blockDim.x) v[i] = fp4_bf16_to_f32(fp4_f32_to_bf16(v[i]));
+  __syncthreads();
+  for (int tcol = t * 16; tcol < L; tcol += blockDim.x * 16) {
+    float bmax = 0.0f, inv;
+    int bad = 0, four = 0;
+    uint8_t s6, s4, s, c[16], pq[8];
+    for (i = 0; i < nr; i++)
+      for (j = 0; j < 16; j++) {
+        float a = fp4__fabs(v[i * L + tcol + j]);
+        if (!fp4__isfinite(a)) bad = 1;
+        else if (a > bmax) bmax = a;
+      }
+    if (bad) {
+      for (j = 0; j < 8; j++) pq[j] = 0;
+      for (i = 0; i < nr; i++) fp4__cuda_emit<16>(p, ts, rs + i, c0 + tcol, pq, 0x7F);
+      bad_any = 1;
+      continue;
+    }
+    fp4_nv_candidates(&ts, bmax, &s6, &s4);
+    if (ts.metric) {
+      float e6 = 0.0f, e4 = 0.0f, v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
+      float inv6 = fp4_nv_inv(&ts, s6), inv4 = fp4_nv_inv(&ts, s4);
+      int no = p.transpose ? 16 : nr, ni = p.transpose ? nr : 16;
+      for (int outer = 0; outer < no; outer++)
+        for (int inner = 0; inner < ni; inner++) {
+          int ii = p.transpose ? inner : outer, jj = p.transpose ? outer : inner, e = ii * L + tcol + jj;
+          float x = v[e];
+          e6 = fp4_nv_err_add(&ts, e6, x, fp4_nv_code(x, inv6, p.sr, p.sr ? r0[e] : 0u), v6);
+          e4 = fp4_nv_err_add(&ts, e4, x, fp4_nv_code(x, inv4, p.sr, p.sr ? r1[e] : 0u), v4);
+        }
+      four = e4 < e6;
+    }
+    s = four ? s4 : s6;
+    inv = fp4_nv_inv(&ts, s);
+    for (i = 0; i < nr; i++) {
+      for (j = 0; j < 16; j++) {
+        int e = i * L + tcol + j;
+        c[j] = fp4_nv_code(v[e], inv, p.sr, p.sr ? (four ? r1[e] : r0[e]) : 0u);
+      }
+      fp4__pack(c, 16, pq);
+      fp4__cuda_emit<16>(p, ts, rs + i, c0 + tcol, pq, s);
+    }
+  }
+  if (bad_any) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
+}
+
+FP4_CUDA_API size_t fp4_cuda_quantize_workspace_size(int64_t rows, int64_t cols, const fp4_quant_config *cfg) {
+  (void)rows;
+  (void)cols;
+  (void)cfg;
+  return FP4_CUDA_QUANTIZE_WS;
+}
+
+/* Sink of a quantize call, as in fp4.h. */
+typedef struct fp4__cuda_sink {
+  fp4_tensor *t;
+  float *y;
+  int64_t ldy;
+  uint8_t *mask;
+  fp4_layout layout;
+} fp4__cuda_sink;
+
+/* Validate exactly as fp4__quantize does, then launch: [amax pass,] quantize. */
+FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+                                           const fp4_quant_config *cfg, const fp4__cuda_sink *k, void *ws,
+                                           size_t ws_bytes, cudaStream_t stream) {
+  fp4__cuda_qparams p;
+  fp4_status st;
+  fp4_rule rule;
+  fp4_format fmt;
+  int block, L, nv, threads = 256;
+  size_t es = fp4__dtype_size(dt);
+  if (!x || !cfg) return FP4_ERR_NULL;
+  if ((st = fp4__check_config(cfg, &rule)) != FP4_OK) return st;
+  if ((unsigned)k->layout >= FP4_LAYOUT_COUNT) return FP4_ERR_ENUM;
+  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
+  memset(&p, 0, sizeof p);
+  p.x = x;
+  p.dt = dt;
+  p.ldx = ldx;
+  p.xcols = cols;
+  p.transpose = cfg->transpose != 0;
+  p.R = p.transpose ? cols : rows;
+  p.C = p.transpose ? rows : cols;
+  fmt = cfg->format;
+  nv = fmt == FP4_NVFP4;
+  block = fp4_format_block(fmt);
+  p.g = cfg->hadamard;
+  L = p.g > block ? p.g : block;
+  if (p.C % L) return FP4_ERR_SHAPE;
+  if (k->mask && rule != FP4_MX_QUEST) return FP4_ERR_UNSUPPORTED;
+  if ((uintptr_t)x % es || (k->y && (uintptr_t)k->y % 4)) return FP4_ERR_ALIGN;
+  if (k->y && (st = fp4__check_dims(p.R, p.C, k->ldy)) != FP4_OK) return st;
+  {
+    size_t xs = fp4__span(rows, cols, ldx, dt);
+    if (k->t && (fp4__overlap(x, xs, k->t->data, fp4_data_bytes(p.R, p.C)) ||
+                 fp4__overlap(x, xs, k->t->scales, fp4_scale_bytes(fmt, p.R, p.C, k->layout)) ||
+                 fp4__overlap(k->t->data, fp4_data_bytes(p.R, p.C), k->t->scales,
+                              fp4_scale_bytes(fmt, p.R, p.C, k->layout))))
+      return FP4_ERR_ALIAS;
+    if (k->y && fp4__overlap(x, xs, k->y, fp4__span(p.R, p.C, k->ldy, FP4_F32))) return FP4_ERR_ALIAS;
+    if (k->mask && fp4__overlap(x, xs, k->mask, fp4_mask_bytes(p.R, p.C))) return FP4_ERR_ALIAS;
+  }
+  if (!ws) return FP4_ERR_NULL;
+  if (ws_bytes < FP4_CUDA_QUANTIZE_WS) return FP4_ERR_WORKSPACE;
+  if ((uintptr_t)ws % 16) return FP4_ERR_ALIGN;
+  if (p.g && cfg->hadamard_signs == FP4_SIGNS_USER) {
+    memcpy(p.signs, cfg->hadamard_sign_bits, sizeof p.signs);
+    p.has_signs = 1;
+  } else if (p.g && cfg->hadamard_signs == FP4_SIGNS_RANDOM) {
+    fp4_hadamard_signs_from_seed(cfg->seed, p.g, p.signs);
+    p.has_signs = 1;
+  }
+  p.sr = cfg->rounding == FP4_ROUND_STOCHASTIC;
+  p.bf16 = cfg->hadamard_bf16 != 0;
+  p.seed = cfg->seed;
+  p.rule = rule;
+  p.layout = k->layout;
+  p.nbr = p.C / block;
+  p.vec = !p.transpose && fp4__cuda_aligned(x, 16) && (ldx * (int64_t)es) % 16 == 0;
+  p.has_amax = !nv || cfg->has_amax;
+  p.amax = nv && cfg->has_amax ? cfg->amax : 0.0f;
+  p.info = (fp4_cuda_qinfo *)ws;
+  if (k->t) {
+    p.data = k->t->data;
+    p.scales = k->t->scales;
+    p.out_vec = fp4__cuda_aligned(p.data, 16);
+  }
+  p.mask = k->mask;
+  p.y = k->y;
+  p.ldy = k->ldy;
+  if (nv && cfg->has_amax && p.amax != 0.0f && p.amax < FP4_NV_AMAX_MIN) return FP4_ERR_RANGE;
+  if (k->t) {
+    fp4_nv_scale ts = fp4_nv_scale_make(rule, p.amax);
+    k->t->format = fmt;
+    k->t->rule = rule;
+    k->t->rows = p.R;
+    k->t->cols = p.C;
+    if (!nv) k->t->tensor_scale = rule == FP4_MX_ABSMAX3 ? 1.0f / 3.0f : 1.0f;
+    else k->t->tensor_scale = p.has_amax ? ts.S_dec : fp4__nan(); /* computed: see fp4_cuda_quantize_result */
+    k->t->amax = !nv ? 0.0f : p.has_amax ? p.amax : fp4__nan();
+  }
+  if ((st = fp4__cuda_status(cudaMemsetAsync(ws, 0, sizeof(fp4_cuda_qinfo), stream))) != FP4_OK) return st;
+  {
+    int64_t nblk = p.R * p.nbr;
+    unsigned grid = fp4__cuda_grid(nblk, threads);
+    if (nv && !p.has_amax) {
+      fp4__cuda_amax_kernel<16><<<grid, threads, 0, stream>>>(p);
+      if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+    }
+    if (cfg->scale_2d) {
+      int threads2 = 128;
+      size_t smem = (size_t)16 * L * 12;
+      dim3 grid2((unsigned)(p.C / L), (unsigned)((p.R + 15) / 16));
+      if (grid2.y > 65535u) return FP4_ERR_OVERFLOW;
+      fp4__cuda_quantize_2d_kernel<<<grid2, threads2, smem, stream>>>(p);
+    } else if (nv) {
+      fp4__cuda_quantize_kernel<16><<<grid, threads, 0, stream>>>(p);
+    } else {
+      fp4__cuda_quantize_kernel<32><<<grid, threads, 0, stream>>>(p);
+    }
+  }
+  return fp4__cuda_launched();
+}
+
+FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
+                                                  int64_t ldx, const fp4_quant_config *cfg, fp4_tensor *out,
+                                                  void *ws, size_t ws_bytes, cudaStream_t stream) {
+  fp4__cuda_sink k;
+  if (!out || !out->data || !out->scales) return FP4_ERR_NULL;
+  memset(&k, 0, sizeof k);
+  k.t = out;
+  k.mask = out->mask;
+  k.layout = out->scale_layout;
+  return fp4__cuda_quantize(x, dt, rows, cols, ldx, cfg, &k, ws, ws_bytes, stream);
+}
+
+/* fp4_quantize_{f32,bf16,f16} on the device (spec §4); see the header comment for the result call. */
+FP4_CUDA_API fp4_status fp4_cuda_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+                                              const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
+                                              size_t ws_bytes, cudaStream_t stream) {
+  return fp4__cuda_quantize_tensor(x, FP4_F32, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
+}
+FP4_CUDA_API fp4_status fp4_cuda_quantize_bf16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+                                               const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
+                                               size_t ws_bytes, cudaStream_t stream) {
+  return fp4__cuda_quantize_tensor(x, FP4_BF16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
+}
+FP4_CUDA_API fp4_status fp4_cuda_quantize_f16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+                                              const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
+                                              size_t ws_bytes, cudaStream_t stream) {
+  return fp4__cuda_quantize_tensor(x, FP4_F16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
+}
+
+/* Quantize then dequantize into y (f32), as fp4_fake_quantize_f32. mask: device pointer or NULL. */
+FP4_CUDA_API fp4_status fp4_cuda_fake_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+                                                   const fp4_quant_config *cfg, float *y, int64_t ldy,
+                                                   uint8_t *mask, void *ws, size_t ws_bytes, cudaStream_t stream) {
+  fp4__cuda_sink k;
+  if (!y) return FP4_ERR_NULL;
+  memset(&k, 0, sizeof k);
+  k.y = y;
+  k.ldy = ldy;
+  k.mask = mask;
+  return fp4__cuda_quantize(x, FP4_F32, rows, cols, ldx, cfg, &k, ws, ws_bytes, stream);
+}
+
+/* Wait for the stream, then return the status fp4.h would have returned for the last quantize call
+ * that used ws (FP4_OK, FP4_ERR_NONFINITE or FP4_ERR_RANGE), and fill out->tensor_scale and out->amax
+ * when the amax was computed on the device. out may be NULL (fake quantize). */
+FP4_CUDA_API fp4_status fp4_cuda_quantize_result(fp4_tensor *out, const void *ws, cudaStream_t stream) {
+  fp4_cuda_qinfo info;
+  fp4_status st;
+  if (!ws) return FP4_ERR_NULL;
+  if ((st = fp4__cuda_status(cudaMemcpyAsync(&info, ws, sizeof info, cudaMemcpyDeviceToHost, stream))) != FP4_OK)
+    return st;
+  if ((st = fp4__cuda_status(cudaStreamSynchronize(stream))) != FP4_OK) return st;
+  if (info.flags & FP4_CUDA_FLAG_RANGE) return FP4_ERR_RANGE;
+  if (out && out->format == FP4_NVFP4 && out->amax != out->amax) {
+    fp4_nv_scale ts = fp4_nv_scale_make(out->rule, fp4__float(info.amax_bits));
+    out->amax = ts.amax;
+    out->tensor_scale = ts.S_dec;
+  }
+  return info.flags & FP4_CUDA_FLAG_NONFINITE ? FP4_ERR_NONFINITE : FP4_OK;
+}
+
+/* ==== dequantize ==== */
+typedef struct fp4__cuda_dparams {
+  const uint8_t *data, *scales;
+  int64_t rows, cols, ldy, nbr;
+  fp4_format fmt;
+  fp4_rule rule;
+  fp4_layout layout;
+  float tensor_scale;
+  void *y;
+  int in_vec;
+} fp4__cuda_dparams;
+
+/* One thread per 16 elements (an NVFP4 block, half an MXFP4 block). */
+template <int DT> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_dequantize_kernel(fp4__cuda_dparams p) {
+  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, n16 = p.cols / 16;
+  if (b >= p.rows * n16) return;
+  int64_t r = b / n16, c0 = (b % n16) * 16;
+  const uint8_t *d = p.data + r * (p.cols / 2) + c0 / 2;
+  uint8_t q[8];
+  if (p.in_vec) {
+    uint2 u = *(const uint2 *)d;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      q[j] = (uint8_t)(u.x >> (8 * j));
+      q[4 + j] = (uint8_t)(u.y >> (8 * j));
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; j++) q[j] = d[j];
+  }
+  uint8_t s = p.scales[fp4__scale_offset(p.layout, r, c0 / fp4_format_block(p.fmt), p.nbr)];
+#pragma unroll
+  for (int i = 0; i < 16; i++)
+    fp4__store(p.y, (fp4_dtype)DT, r * p.ldy + c0 + i,
+               fp4_dequant_value(p.fmt, p.rule, (uint8_t)((q[i / 2] >> (4 * (i & 1))) & 0xFu), s, p.tensor_scale));
+}
+
+FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
+                                             cudaStream_t stream) {
+  fp4__cuda_dparams p;
+  fp4_status st;
+  int64_t n;
+  if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
+  if (!y) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
+  if ((uintptr_t)y % fp4__dtype_size(dt)) return FP4_ERR_ALIGN;
+  {
+    size_t ys = fp4__span(t->rows, t->cols, ldy, dt);
+    if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
+        fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
+      return FP4_ERR_ALIAS;
+  }
+  p.data = t->data;
+  p.scales = t->scales;
+  p.rows = t->rows;
+  p.cols = t->cols;
+  p.ldy = ldy;
+  p.nbr = t->cols / fp4_format_block(t->format);
+  p.fmt = t->format;
+  p.rule = t->rule;
+  p.layout = t->scale_layout;
+  p.tensor_scale = t->tensor_scale;
+  p.y = y;
+  p.in_vec = fp4__cuda_aligned(t->data, 8);
+  n = t->rows * (t->cols / 16);
+  if (dt == FP4_F32) fp4__cuda_dequantize_kernel<FP4_F32><<<fp4__cuda_grid(n, 256), 256, 0, stream>>>(p);
+  else if (dt == FP4_BF16) fp4__cuda_dequantize_kernel<FP4_BF16><<<fp4__cuda_grid(n, 256), 256, 0, stream>>>(p);
+  else fp4__cuda_dequantize_kernel<FP4_F16><<<fp4__cuda_grid(n, 256), 256, 0, stream>>>(p);
+  return fp4__cuda_launched();
+}
+
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_f32(const fp4_tensor *t, float *y, int64_t ldy, cudaStream_t stream) {
+  return fp4__cuda_dequantize(t, y, FP4_F32, ldy, stream);
+}
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_bf16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+                                                 cudaStream_t stream) {
+  return fp4__cuda_dequantize(t, y, FP4_BF16, ldy, stream);
+}
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+                                                cudaStream_t stream) {
+  return fp4__cuda_dequantize(t, y, FP4_F16, ldy, stream);
+}
+
+/* Block Hadamard: one thread per 16 values, groups across g/16 consecutive lanes. */
+typedef struct fp4__cuda_hparams {
+  const float *x;
+  float *y;
+  int64_t rows, cols, ldx, ldy;
+  int g, inverse, has_signs;
+  uint32_t signs[8];
+} fp4__cuda_hparams;
+
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hparams p) {
+  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, n16 = p.cols / 16;
+  int valid = b < p.rows * n16;
+  int64_t r = valid ? b / n16 : 0, c0 = valid ? (b % n16) * 16 : 0;
+  int lpg = p.g / 16;
+  float v[16];
+#pragma unroll
+  for (int i = 0; i < 16; i++) v[i] = valid ? p.x[r * p.ldx + c0 + i] : 0.0f;
+  fp4__cuda_hadamard_lanes<16>(v, p.g, p.has_signs ? p.signs : (const uint32_t *)0, p.inverse,
+                               (int)((c0 / 16) % lpg));
+  if (!valid) return;
+#pragma unroll
+  for (int i = 0; i < 16; i++) p.y[r * p.ldy + c0 + i] = v[i];
+}
+
+/* fp4_hadamard_f32 on the device. sign_bits: host memory (8 words) or NULL. In place when x == y
+ * and ldx == ldy. */
+FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
+                                              int64_t ldy, int group, const uint32_t *sign_bits, int inverse,
+                                              cudaStream_t stream) {
+  fp4__cuda_hparams p;
+  fp4_status st;
+  if (!x || !y) return FP4_ERR_NULL;
+  if (!fp4__hadamard_group_ok(group)) return FP4_ERR_ARG;
+  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
+  if ((st = fp4__check_dims(rows, cols, ldy)) != FP4_OK) return st;
+  if (cols % group) return FP4_ERR_SHAPE;
+  if ((uintptr_t)x % 4 || (uintptr_t)y % 4) return FP4_ERR_ALIGN;
+  if (!(x == y && ldx == ldy) &&
+      fp4__overlap(x, fp4__span(rows, cols, ldx, FP4_F32), y, fp4__span(rows, cols, ldy, FP4_F32)))
+    return FP4_ERR_ALIAS;
+  memset(&p, 0, sizeof p);
+  p.x = x;
+  p.y = y;
+  p.rows = rows;
+  p.cols = cols;
+  p.ldx = ldx;
+  p.ldy = ldy;
+  p.g = group;
+  p.inverse = inverse != 0;
+  if (sign_bits) {
+    memcpy(p.signs, sign_bits, sizeof p.signs);
+    p.has_signs = 1;
+  }
+  fp4__cuda_hadamard_kernel<<<fp4__cuda_grid(rows * (cols / 16), 256), 256, 0, stream>>>(p);
+  return fp4__cuda_launched();
+}
+
+/* Scale layouts (spec §2): one thread per scale. */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *__restrict__ src, uint8_t *__restrict__ dst,
+                                                               int64_t rows, int64_t sc, int to_swizzled) {
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * sc) return;
+  int64_t r = i / sc, c = i % sc;
+  size_t o = fp4_swizzle_offset(r, c, sc);
+  if (to_swizzled) dst[o] = src[i];
+  else dst[i] = src[o];
+}
+
+FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t rows, int64_t scale_cols,
+                                                    uint8_t *sw, cudaStream_t stream) {
+  fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
+  if (st != FP4_OK) return st;
+  st = fp4__cuda_status(
+      cudaMemsetAsync(sw, 0, (size_t)((rows + 127) / 128 * 128 * ((scale_cols + 3) / 4 * 4)), stream));
+  if (st != FP4_OK) return st;
+  fp4__cuda_swizzle_kernel<<<fp4__cuda_grid(rows * scale_cols, 256), 256, 0, stream>>>(lin, sw, rows, scale_cols, 1);
+  return fp4__cuda_launched();
+}
+
+FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t rows, int64_t scale_cols, uint8_t *lin,
+                                                  cudaStream_t stream) {
+  fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
+  if (st != FP4_OK) return st;
+  fp4__cuda_swizzle_kernel<<<fp4__cuda_grid(rows * scale_cols, 256), 256, 0, stream>>>(sw, lin, rows, scale_cols, 0);
+  return fp4__cuda_launched();
+}
+
+/* ==== gemv ==== */
+/* W4A16 decode GEMV, C[M,N] = alpha * A[M,K] . B[N,K]^T + beta * C for M <= FP4_CUDA_GEMV_MAX_M:
+ * fp4_cuda_gemv_w4a16_<act>_<out>, the signature of fp4_gemm_w4a16_<act>_<out> plus a stream. It is
+ * the small-M half of the W4A16 GEMM: a fp4_cuda_gemm_w4a16_* entry point for every M dispatches
+ * M <= FP4_CUDA_GEMV_MAX_M here. Accuracy is spec §5's bound (not bit-exact): fp32 FMAs, lane-parallel.
+ *
+ * Shape of the fast kernel: a warp owns FP4__GEMV_R weight rows and a K range (split-K when N is
+ * small, with the partial sums reduced by a second kernel in a fixed order: deterministic). Each lane
+ * streams 16 bytes (32 codes) per row per step with L1-bypassing loads, two steps in flight. Codes
+ * decode with integer ops: nibble -> bf16 bits of value * 2^-126 (exact, the zero and 0.5 codes land
+ * on bf16 subnormals) -> f32 by a shift, then one multiply by a per-block factor that restores
+ * 2^126 and applies the block scale (NVFP4: s * 2^100, the 2^-26 left over is restored per output;
+ * MXFP4: 2^(code-1), with a second factor for codes above 128). The activations are read through L1
+ * and reused across the warp's rows. */
+#define FP4_CUDA_GEMV_MAX_M 16
+#define FP4__GEMV_R 4
+#define FP4__GEMV_WARPS 8
+
+typedef struct fp4__cuda_gparams {
+  const void *A;
+  int64_t lda, M, N, K, sc; /* sc: scale columns */
+  const uint8_t *B, *S;
+  fp4_layout layout;
+  fp4_dtype ct;
+  float alpha_eff, beta;
+  void *C;
+  int64_t ldc;
+  float *part; /* split-K partials [nsplit][M][N], or NULL */
+  int64_t nsplit, cps; /* splits, 32-element chunks per split */
+} fp4__cuda_gparams;
+
+/* Eight codes of the word q, in the order (3,7), (2,6), (1,5), (0,4), as f32 = value * 2^-126. */
+static __device__ __forceinline__ void fp4__cuda_decode8(uint32_t q, float *w) {
+  /* nibble at bits 12..15 / 28..31 -> bf16 sign at 15, (e1 e0 m) at 6..8: value * 2^-126 */
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    uint32_t u = q << (4 * (3 - j)); /* nibbles j and j + 4 at 12..15 and 28..31 */
+    uint32_t b = (u & 0x80008000u) | ((u >> 6) & 0x01C001C0u);
+    w[2 * j] = __uint_as_float(b << 16);         /* element j */
+    w[2 * j + 1] = __uint_as_float(b & 0xFFFF0000u); /* element j + 4 */
+  }
+}
+
+/* Eight activations k .. k + 7 of row m as f32, in the element order j, j + 4 for j = 0..3. */
+template <int AT> static __device__ __forceinline__ void fp4__cuda_act8(const void *A, int64_t off, float *a) {
+  if (AT == FP4_F32) {
+    const float4 *p = (const float4 *)((const float *)A + off);
+    float4 u = __ldg(p), v = __ldg(p + 1);
+    a[0] = u.x; a[1] = v.x; a[2] = u.y; a[3] = v.y; a[4] = u.z; a[5] = v.z; a[6] = u.w; a[7] = v.w;
+  } else {
+    uint4 u = __ldg((const uint4 *)((const uint16_t *)A + off));
+    uint32_t h[4] = {u.x, u.y, u.z, u.w};
+    float f[8];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      if (AT == FP4_BF16) {
+        f[2 * j] = __uint_as_float(h[j] << 16);
+        f[2 * j + 1] = __uint_as_float(h[j] & 0xFFFF0000u);
+      } else {
+        float2 t = __half22float2(*(const __half2 *)&h[j]);
+        f[2 * j] = t.x;
+        f[2 * j + 1] = t.y;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      a[2 * j] = f[j];
+      a[2 * j + 1] = f[j + 4];
+    }
+  }
+}
+
+/* Per-block factors (see the banner): w = (w_tiny * f1) [* f2 when big]. */
+template <int NV> static __device__ __forceinline__ void fp4__cuda_factor(uint8_t s, float *f1, float *f2, int *big) {
+  if (NV) {
+    *f1 = __fmul_rn(fp4_e4m3_to_float(s), 1.2676506002282294e30f); /* s * 2^100, exact */
+    *f2 = 1.0f;
+    *big = 0;
+  } else if (s == 0xFFu) {
+    *f1 = fp4__nan();
+    *f2 = 1.0f;
+    *big = 0;
+  } else if (s <= 128u) {
+    *f1 = s ? __uint_as_float((uint32_t)(s + 126u) << 23) : 0.5f; /* 2^(s-1) */
+    *f2 = 1.0f;
+    *big = 0;
+  } else {
+    *f1 = 1.7014118346046923e38f;                      /* 2^127 */
+    *f2 = __uint_as_float((uint32_t)(s - 1u) << 23);   /* 2^(s-128) */
+    *big = 1;
+  }
+}
+
+static __device__ __forceinline__ float fp4__cuda_warp_sum(float v) {
+#pragma unroll
+  for (int d = 16; d >= 1; d >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
+  return v;
+}
+
+/* Final value of output (m, n) from the fp32 sum acc (in true units). */
+static __device__ __forceinline__ void fp4__cuda_gemv_store(const fp4__cuda_gparams &p, int64_t m, int64_t n,
+                                                            float acc) {
+  int64_t i = m * p.ldc + n;
+  fp4__store(p.C, p.ct, i, fp4_gemm_epilogue(p.alpha_eff, acc, p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, i) : 0.0f));
+}
+
+template <int MT, int AT, int NV>
+FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv_kernel(fp4__cuda_gparams p) {
+  constexpr int R = FP4__GEMV_R;
+  const int lane = threadIdx.x & 31;
+  const int64_t warp = (int64_t)blockIdx.x * FP4__GEMV_WARPS + (threadIdx.x >> 5);
+  const int64_t ngroups = (p.N + R - 1) / R;
+  if (warp >= ngroups * p.nsplit) return; /* whole warps leave together */
+  const int64_t grp = warp / p.nsplit, split = warp % p.nsplit, n0 = grp * R;
+  const int64_t kc = p.K / 32, c_begin = split * p.cps, c_end = c_begin + p.cps < kc ? c_begin + p.cps : kc;
+  const int64_t rowb = p.K / 2;
+  const uint8_t *brow[R];
+  int64_t nrow[R];
+  float acc[R][MT];
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    nrow[r] = n0 + r < p.N ? n0 + r : p.N - 1;
+    brow[r] = p.B + nrow[r] * rowb;
+#pragma unroll
+    for (int m = 0; m < MT; m++) acc[r][m] = 0.0f;
+  }
+  for (int64_t c = c_begin + lane; c < c_end; c += 64) {
+    uint4 wv[2][R];
+    uint16_t sv[2][R];
+    int have1 = c + 32 < c_end;
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+      int64_t cc = c + 32 * u;
+      if (u == 0 || have1) {
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+          wv[u][r] = fp4__cuda_ld_stream16(brow[r] + cc * 16);
+          if (NV) {
+            size_t o = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(nrow[r], 2 * cc, p.sc)
+                                                       : (size_t)(nrow[r] * p.sc + 2 * cc);
+            sv[u][r] = __ldg((const unsigned short *)(p.S + o));
+          } else {
+            size_t o = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(nrow[r], cc, p.sc)
+                                                       : (size_t)(nrow[r] * p.sc + cc);
+            sv[u][r] = __ldg(p.S + o);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+      if (u == 1 && !have1) break;
+      int64_t k0 = (c + 32 * u) * 32;
+      float f1[R][2], f2[R][2];
+      int big[R][2], anybig = 0;
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        fp4__cuda_factor<NV>((uint8_t)(sv[u][r] & 0xFFu), &f1[r][0], &f2[r][0], &big[r][0]);
+        if (NV) fp4__cuda_factor<NV>((uint8_t)(sv[u][r] >> 8), &f1[r][1], &f2[r][1], &big[r][1]);
+        else {
+          f1[r][1] = f1[r][0];
+          f2[r][1] = f2[r][0];
+          big[r][1] = big[r][0];
+        }
+        anybig |= big[r][0];
+      }
+#pragma unroll(MT > 4 ? 1 : 4)
+      for (int j = 0; j < 4; j++) { /* word j: elements k0 + 8j .. k0 + 8j + 7 */
+        float w[R][8];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+          uint32_t q = j == 0 ? wv[u][r].x : j == 1 ? wv[u][r].y : j == 2 ? wv[u][r].z : wv[u][r].w;
+          float g1 = j < 2 ? f1[r][0] : f1[r][1], g2 = j < 2 ? f2[r][0] : f2[r][1];
+          fp4__cuda_decode8(q, w[r]);
+#pragma unroll
+          for (int e = 0; e < 8; e++) w[r][e] = w[r][e] * g1;
+          if (anybig) {
+#pragma unroll
+            for (int e = 0; e < 8; e++) w[r][e] = w[r][e] * g2;
+          }
+        }
+#pragma unroll
+        for (int m = 0; m < MT; m++) {
+          if (m < p.M) {
+            float a[8];
+            fp4__cuda_act8<AT>(p.A, m * p.lda + k0 + 8 * j, a);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+              for (int e = 0; e < 8; e++) acc[r][m] = fmaf(a[e], w[r][e], acc[r][m]);
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; r++)
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+      float v = fp4__cuda_warp_sum(acc[r][m]);
+      if (NV) v = __fmul_rn(v, 67108864.0f); /* 2^26 */
+      if (lane == ((r * MT + m) & 31) && m < p.M && n0 + r < p.N) {
+        if (p.part) p.part[(split * p.M + m) * p.N + n0 + r] = v;
+        else fp4__cuda_gemv_store(p, m, n0 + r, v);
+      }
+    }
+}
+
+/* Generic path (any K multiple of the block, any alignment): one warp per output row n, lanes over K
+ * elements, then a fixed-order warp sum. */
+template <int AT>
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_gparams p, fp4_format fmt) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (n >= p.N) return;
+  int blk = fp4_format_block(fmt);
+  for (int64_t m = 0; m < p.M; m++) {
+    float acc = 0.0f;
+    for (int64_t k = lane; k < p.K; k += 32) {
+      uint8_t code = (uint8_t)((p.B[n * (p.K / 2) + k / 2] >> (4 * (k & 1))) & 0xFu);
+      uint8_t s = p.S[fp4__scale_offset(p.layout, n, k / blk, p.sc)];
+      float w = fp4_dequant_value(fmt, FP4_RULE_DEFAULT, code, s, 1.0f);
+      acc = fmaf(fp4__cuda_load<AT>(p.A, m * p.lda + k), w, acc);
+    }
+    acc = fp4__cuda_warp_sum(acc);
+    if (lane == 0) {
+      if (p.part) p.part[m * p.N + n] = acc;
+      else fp4__cuda_gemv_store(p, m, n, acc);
+    }
+  }
+}
+
+/* Split-K reduction in split order (deterministic), then the epilogue. */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= p.M * p.N) return;
+  float acc = 0.0f;
+  for (int64_t s = 0; s < p.nsplit; s++) acc += p.part[s * p.M * p.N + i];
+  fp4__cuda_gemv_store(p, i / p.N, i % p.N, acc);
+}
+
+/* Split count for the fast kernel: enough warps for every SM (132 on an H100) to stream, each split
+ * at least 8 chunks (256 codes) per lane-step group. */
+FP4_CUDA_API int64_t fp4__cuda_gemv_splits(int64_t N, int64_t K) {
+  int64_t warps = (N + FP4__GEMV_R - 1) / FP4__GEMV_R, want = 132 * 12, kc = K / 32, s = 1;
+  while (warps * s < want && kc / (s * 2) >= 64) s *= 2;
+  return s;
+}
+
+FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K) {
+  int64_t s;
+  if (M <= 0 || N <= 0 || K <= 0 || M > FP4_CUDA_GEMV_MAX_M) return 0;
+  s = fp4__cuda_gemv_splits(N, K);
+  return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
+}
+
+FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                             float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
+                                             size_t ws_bytes, cudaStream_t stream) {
+  fp4__cuda_gparams p;
+  fp4_status st;
+  int nv, fast;
+  size_t need;
+  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
+  if (!A) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
+  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
+  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
+  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
+  if (M > FP4_CUDA_GEMV_MAX_M) return FP4_ERR_UNSUPPORTED;
+  memset(&p, 0, sizeof p);
+  nv = B->format == FP4_NVFP4;
+  p.A = A;
+  p.lda = lda;
+  p.M = M;
+  p.N = B->rows;
+  p.K = B->cols;
+  p.sc = B->cols / fp4_format_block(B->format);
+  p.B = B->data;
+  p.S = B->scales;
+  p.layout = B->scale_layout;
+  p.ct = ct;
+  p.alpha_eff = alpha * B->tensor_scale;
+  p.beta = beta;
+  p.C = C;
+  p.ldc = ldc;
+  fast = at != FP4_F32 && p.K % 32 == 0 && fp4__cuda_aligned(B->data, 16) && fp4__cuda_aligned(A, 16) &&
+         (lda * (int64_t)fp4__dtype_size(at)) % 16 == 0 && (!nv || fp4__cuda_aligned(B->scales, 2));
+  p.nsplit = fast ? fp4__cuda_gemv_splits(p.N, p.K) : 1;
+  p.cps = (p.K / 32 + p.nsplit - 1) / p.nsplit;
+  need = p.nsplit > 1 ? (size_t)(p.nsplit * M * p.N) * sizeof(float) : 0;
+  if (need) {
+    if (!ws) return FP4_ERR_NULL;
+    if (ws_bytes < need) return FP4_ERR_WORKSPACE;
+    if ((uintptr_t)ws % 4) return FP4_ERR_ALIGN;
+    p.part = (float *)ws;
+  }
+  if (!fast) {
+    unsigned grid = fp4__cuda_grid(p.N, 8);
+    if (at == FP4_F32) fp4__cuda_gemv_generic_kernel<FP4_F32><<<grid, 256, 0, stream>>>(p, B->format);
+    else if (at == FP4_BF16) fp4__cuda_gemv_generic_kernel<FP4_BF16><<<grid, 256, 0, stream>>>(p, B->format);
+    else fp4__cuda_gemv_generic_kernel<FP4_F16><<<grid, 256, 0, stream>>>(p, B->format);
+    return fp4__cuda_launched();
+  }
+  /* the fast kernel takes up to 8 activation rows per pass (M <= 16: at most two passes) */
+  for (int64_t m0 = 0; m0 < M; m0 += 8) {
+    fp4__cuda_gparams q = p;
+    int64_t warps = (p.N + FP4__GEMV_R - 1) / FP4__GEMV_R * p.nsplit;
+    unsigned grid = fp4__cuda_grid(warps, FP4__GEMV_WARPS);
+    int mt;
+    q.M = M - m0 < 8 ? M - m0 : 8;
+    q.A = (const char *)A + (size_t)(m0 * lda) * fp4__dtype_size(at);
+    q.C = (char *)C + (size_t)(m0 * ldc) * fp4__dtype_size(ct);
+    if (p.part) q.part = p.part + m0 * p.nsplit * p.N;
+    mt = q.M <= 1 ? 1 : q.M <= 4 ? 4 : 8; /* rows m >= q.M are skipped, not computed */
+#define FP4__GEMV_GO(MT, ATN)                                                                          \
+  do {                                                                                                 \
+    if (nv) fp4__cuda_gemv_kernel<MT, ATN, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(q);            \
+    else fp4__cuda_gemv_kernel<MT, ATN, 0><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(q);               \
+  } while (0)
+#define FP4__GEMV_M(ATN)                    \
+  do {                                      \
+    if (mt == 1) FP4__GEMV_GO(1, ATN);      \
+    else if (mt == 4) FP4__GEMV_GO(4, ATN); \
+    else FP4__GEMV_GO(8, ATN);              \
+  } while (0)
+    if (at == FP4_BF16) FP4__GEMV_M(FP4_BF16);
+    else FP4__GEMV_M(FP4_F16);
+#undef FP4__GEMV_GO
+#undef FP4__GEMV_M
+    if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+    if (q.part) {
+      fp4__cuda_gemv_reduce_kernel<<<fp4__cuda_grid(q.M * p.N, 256), 256, 0, stream>>>(q);
+      if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+    }
+  }
+  return FP4_OK;
+}
+
+/* Stamp out fp4_cuda_gemv_w4a16_<act>_<out> (activation, output). */
+#define FP4__CUDA_GEMV(AN, AT, ADT, ON, OT, ODT)                                                              \
+  FP4_CUDA_API fp4_status FP4__CAT3(fp4_cuda_gemv_w4a16_, AN, FP4__CAT3(_, ON, ))(                          \
+      const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc, \
+      void *ws, size_t ws_bytes, cudaStream_t stream) {                                                      \
+    return fp4__cuda_gemv_w4a16(A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, ws, ws_bytes, stream);          \
+  }
+#define FP4__CUDA_GEMV_OUTS(AN, AT, ADT)                 \
+  FP4__CUDA_GEMV(AN, AT, ADT, f32, float, FP4_F32)       \
+  FP4__CUDA_GEMV(AN, AT, ADT, bf16, uint16_t, FP4_BF16)  \
+  FP4__CUDA_GEMV(AN, AT, ADT, f16, uint16_t, FP4_F16)
+FP4__CUDA_GEMV_OUTS(f32, float, FP4_F32)
+FP4__CUDA_GEMV_OUTS(bf16, uint16_t, FP4_BF16)
+FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
+#undef FP4__CUDA_GEMV
+#undef FP4__CUDA_GEMV_OUTS
+
+/* ==== gemm ==== (tensor-core GEMMs) */
+#if __has_include("fp4_cuda_gemm.inl")
+#include "fp4_cuda_gemm.inl"
+#endif
+#endif /* FP4_CUDA_CUH */
+
+/*
+ * MIT License
+ *
+ * Copyright (c) 2026 the fp4 authors
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+ * associated documentation files (the "Software"), to deal in the Software without restriction,
+ * including without limitation the rights to use, copy, modify, merge, publish, distribute,
+ * sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+ * furnished to do so, subject to the following conditions:
+ *
+ * The above copyright notice and this permission notice shall be included in all copies or
+ * substantial portions of the Software.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+ * NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+ * NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+ * DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+ * OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+ */
