@@ -11,19 +11,23 @@
  * Each result is compared with a float64 GEMM of the unquantized operands (the quantization error)
  * and with a float64 GEMM of the dequantized operands (the GEMM's own error, within 1e-5; spec §5).
  *
+ * It runs on the SIMD back end (fp4_cpu.h: AVX-512, AVX2 or scalar, whichever the build targets) and
+ * checks that its quantized bytes and W4A4 outputs equal the scalar reference fp4.h's, bit for bit.
+ *
  * Usage: gemm_cpu [M N K]   (defaults 16 256 1024; K a multiple of 128). Exits non-zero when a GEMM
- * strays from the float64 product of its dequantized operands.
+ * strays from the float64 product of its dequantized operands, or the back ends disagree.
  */
-#include "fp4.h"
+// FP4_TEST_FLAGS: -march=native
+#include "fp4_cpu.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The back end: the scalar reference here; the SIMD back end has the same signatures with the
- * fp4_cpu_ prefix, so switching is this one macro (and including fp4_cpu.h). */
-#define FP4_OP(name) fp4_##name
+/* The back end: fp4_cpu.h has fp4.h's signatures with the fp4_cpu_ prefix, so switching back to
+ * the scalar reference is this one macro: #define FP4_OP(name) fp4_##name */
+#define FP4_OP(name) fp4_cpu_##name
 
 /* ---- a quantized linear layer ---- */
 typedef struct qlinear {
@@ -31,6 +35,7 @@ typedef struct qlinear {
   fp4_quant_config wcfg, xcfg; /* weight and activation recipes (same format, same Hadamard) */
   fp4_tensor w;                /* quantized once */
   const float *bias;
+  const float *w_src;          /* the unquantized weights (kept only for the reference check) */
 } qlinear;
 
 /* Activation buffers, sized for up to max_m rows: the caller owns them; kernels never allocate. */
@@ -48,6 +53,7 @@ static fp4_status qlinear_init(qlinear *l, const float *W, int64_t N, int64_t K,
   l->wcfg = *wcfg;
   l->xcfg = *xcfg;
   l->bias = bias;
+  l->w_src = W;
   fp4_tensor_init(&l->w, (uint8_t *)malloc(fp4_data_bytes(N, K)),
                   (uint8_t *)malloc(fp4_scale_bytes(wcfg->format, N, K, FP4_LAYOUT_LINEAR)), FP4_LAYOUT_LINEAR);
   if (!l->w.data || !l->w.scales) return FP4_ERR_NULL;
@@ -100,6 +106,40 @@ static fp4_status qlinear_w4a16_f32(const qlinear *l, const float *X, int64_t M,
 static fp4_status qlinear_w4a16_bf16(const qlinear *l, const uint16_t *X, int64_t M, float *Y) {
   fill_bias(l, M, Y);
   return FP4_OP(gemm_w4a16_bf16_f32)(X, M, l->K, &l->w, 1.0f, 1.0f, Y, l->N, NULL, 0);
+}
+
+/* The scalar reference fp4.h on the same inputs: weight and activation bytes, scales, tensor scales
+ * and the W4A4 output must be identical (spec §5: the SIMD GEMMs keep the reference's arithmetic). */
+static fp4_status reference_check(const qlinear *l, const fp4_tensor *xq, const float *X, int64_t M,
+                                  const float *Y, int *bad) {
+  fp4_tensor w, x;
+  fp4_status st;
+  size_t wd = fp4_data_bytes(l->N, l->K), xd = fp4_data_bytes(M, l->K);
+  size_t ws = fp4_scale_bytes(l->w.format, l->N, l->K, FP4_LAYOUT_LINEAR);
+  size_t xs = fp4_scale_bytes(l->w.format, M, l->K, FP4_LAYOUT_LINEAR);
+  float *Yr = (float *)malloc((size_t)(M * l->N) * sizeof *Yr);
+  fp4_tensor_init(&w, (uint8_t *)malloc(wd), (uint8_t *)malloc(ws), FP4_LAYOUT_LINEAR);
+  fp4_tensor_init(&x, (uint8_t *)malloc(xd), (uint8_t *)malloc(xs), FP4_LAYOUT_LINEAR);
+  st = !Yr || !w.data || !w.scales || !x.data || !x.scales ? FP4_ERR_NULL : FP4_OK;
+  if (st == FP4_OK) st = fp4_quantize_f32(l->w_src, l->N, l->K, l->K, &l->wcfg, &w, NULL, 0);
+  if (st == FP4_OK) st = fp4_quantize_f32(X, M, l->K, l->K, &l->xcfg, &x, NULL, 0);
+  if (st == FP4_OK) {
+    fill_bias(l, M, Yr);
+    st = fp4_gemm_w4a4_f32(&x, &w, 1.0f, 1.0f, Yr, l->N, NULL, 0);
+  }
+  if (st == FP4_OK && (memcmp(w.data, l->w.data, wd) || memcmp(w.scales, l->w.scales, ws) ||
+                       memcmp(x.data, xq->data, xd) || memcmp(x.scales, xq->scales, xs) ||
+                       memcmp(&w.tensor_scale, &l->w.tensor_scale, 4) || memcmp(&x.tensor_scale, &xq->tensor_scale, 4) ||
+                       memcmp(Yr, Y, (size_t)(M * l->N) * sizeof *Y))) {
+    printf("FAIL: fp4_cpu.h and fp4.h disagree\n");
+    *bad = 1;
+  }
+  free(Yr);
+  free(w.data);
+  free(w.scales);
+  free(x.data);
+  free(x.scales);
+  return st;
 }
 
 /* ---- test data and references ---- */
@@ -185,8 +225,9 @@ int main(int argc, char **argv) {
   }
   gemm64(X, W, bias, M, N, K, ref);
 
-  printf("fp4 %s: quantized linear layer Y[%lld,%lld] = X[%lld,%lld] W[%lld,%lld]^T + b\n", FP4_VERSION_STRING,
-         (long long)M, (long long)N, (long long)M, (long long)K, (long long)N, (long long)K);
+  printf("fp4 %s (%s): quantized linear layer Y[%lld,%lld] = X[%lld,%lld] W[%lld,%lld]^T + b\n", FP4_VERSION_STRING,
+         fp4_cpu_isa_name(FP4_CPU_FORCE_ISA), (long long)M, (long long)N, (long long)M, (long long)K, (long long)N,
+         (long long)K);
   printf("error = ||Y - Y64|| / ||Y64||: vs the unquantized layer, and vs the dequantized operands (GEMM only)\n\n");
   printf("| %-27s | %-10s | %-13s | %-13s |\n", "recipe", "path", "vs float", "vs dequant");
   printf("|-----------------------------|------------|---------------|---------------|\n");
@@ -211,6 +252,8 @@ int main(int argc, char **argv) {
     /* W4A4 */
     if (st == FP4_OK) st = qlinear_w4a4(&l, X, M, Y, &s, &xq);
     if (st == FP4_OK) st = fp4_dequantize_f32(&xq, Xd, K);
+    /* the scalar reference must give the same bytes and the same W4A4 bits */
+    if (st == FP4_OK) st = reference_check(&l, &xq, X, M, Y, &bad);
     if (st != FP4_OK) {
       printf("%s: %s\n", recipes[r].name, fp4_status_string(st));
       return 1;
@@ -250,8 +293,9 @@ int main(int argc, char **argv) {
     }
     qlinear_free(&l);
   }
-  printf("\n%s\n", bad ? "FAIL: a GEMM differs from the float64 product of its dequantized operands by more than 1e-5"
-                       : "every GEMM is within 1e-5 of the float64 product of its dequantized operands");
+  printf("\n%s\n", bad ? "FAIL: see above, or a GEMM differs from the float64 product of its dequantized operands by more than 1e-5"
+                       : "fp4_cpu.h gives fp4.h's bytes and W4A4 bits; every GEMM is within 1e-5 of the float64 product "
+                         "of its dequantized operands");
   free(X);
   free(Xd);
   free(Xbf);
