@@ -233,6 +233,39 @@ static inline __m256 fp4__bfly_avx2(__m256 v) {
   hi = _mm256_permute2f128_ps(v, v, 0x11);
   return _mm256_blend_ps(_mm256_add_ps(lo, hi), _mm256_sub_ps(lo, hi), 0xF0);
 }
+/* E4M3 code of each lane, as fp4_e4m3_from_float (RNE, saturating, NaN 0x7F); the subnormal
+ * range rounds |x| * 2^9 to an integer (ties to even), as the scalar code does by hand. */
+static inline __m256i fp4__e4m3_avx2(__m256 x) {
+  __m256i b = _mm256_castps_si256(x), a = _mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFFFF));
+  __m256i s = _mm256_and_si256(_mm256_srli_epi32(b, 24), _mm256_set1_epi32(0x80));
+  __m256i nrm = _mm256_sub_epi32(
+      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(0x7FFFF)),
+                                         _mm256_and_si256(_mm256_srli_epi32(a, 20), _mm256_set1_epi32(1))),
+                        20),
+      _mm256_set1_epi32(120 << 3));
+  __m256i sub = _mm256_cvttps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(512.0f)),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  __m256i r = _mm256_blendv_epi8(sub, nrm, _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x3C7FFFFF)));
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7E), _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x43E80000)));
+  r = _mm256_or_si256(r, s);
+  return _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7F), _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000)));
+}
+/* E4M3 value of each code (0..255 in int32 lanes), as fp4_e4m3_to_float. */
+static inline __m256 fp4__e4m3f_avx2(__m256i c) {
+  __m256i e = _mm256_and_si256(_mm256_srli_epi32(c, 3), _mm256_set1_epi32(15)), m = _mm256_and_si256(c, _mm256_set1_epi32(7));
+  __m256 nrm = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(120)), 23), _mm256_slli_epi32(m, 20)));
+  __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(0.001953125f));
+  __m256 v = _mm256_blendv_ps(nrm, sub, _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256())));
+  v = _mm256_or_ps(v, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(0x80)), 24)));
+  return _mm256_blendv_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)),
+                          _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(0x7F)),
+                                                                 _mm256_set1_epi32(0x7F))));
+}
+/* x where v != 0, else +0. */
+static inline __m256 fp4__nzkeep_avx2(__m256 x, __m256 v) {
+  return _mm256_and_ps(x, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
 /* Four u8 x s8 products summed into each int32 lane (vpdpbusd without VNNI; no saturation for the
  * operands here: |u| <= 24, |s| <= 12). */
 static inline __m256i fp4__dot4_avx2(__m256i acc, __m256i u, __m256i s) {
@@ -328,6 +361,34 @@ static inline __m512 fp4__bfly_avx512(__m512 v) {
   lo = _mm512_shuffle_f32x4(v, v, 0x44); /* 0,1,0,1 */
   hi = _mm512_shuffle_f32x4(v, v, 0xEE); /* 2,3,2,3 */
   return _mm512_mask_blend_ps(0xFF00, _mm512_add_ps(lo, hi), _mm512_sub_ps(lo, hi));
+}
+static inline __m512i fp4__e4m3_avx512(__m512 x) {
+  __m512i b = _mm512_castps_si512(x), a = _mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF));
+  __m512i s = _mm512_and_si512(_mm512_srli_epi32(b, 24), _mm512_set1_epi32(0x80));
+  __m512i nrm = _mm512_sub_epi32(
+      _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(a, _mm512_set1_epi32(0x7FFFF)),
+                                         _mm512_and_si512(_mm512_srli_epi32(a, 20), _mm512_set1_epi32(1))),
+                        20),
+      _mm512_set1_epi32(120 << 3));
+  __m512i sub = _mm512_cvttps_epi32(
+      _mm512_roundscale_ps(_mm512_mul_ps(_mm512_castsi512_ps(a), _mm512_set1_ps(512.0f)), _MM_FROUND_TO_NEAREST_INT));
+  __m512i r = _mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x3C7FFFFF)), sub, nrm);
+  r = _mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x43E80000)), r, _mm512_set1_epi32(0x7E));
+  r = _mm512_or_si512(r, s);
+  return _mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7F800000)), r, _mm512_set1_epi32(0x7F));
+}
+static inline __m512 fp4__e4m3f_avx512(__m512i c) {
+  __m512i e = _mm512_and_si512(_mm512_srli_epi32(c, 3), _mm512_set1_epi32(15)), m = _mm512_and_si512(c, _mm512_set1_epi32(7));
+  __m512i nrm = _mm512_or_si512(_mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(120)), 23), _mm512_slli_epi32(m, 20));
+  __m512i sub = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(m), _mm512_set1_ps(0.001953125f)));
+  __m512i v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()), nrm, sub);
+  v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_and_si512(c, _mm512_set1_epi32(0x80)), 24));
+  v = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(_mm512_and_si512(c, _mm512_set1_epi32(0x7F)), _mm512_set1_epi32(0x7F)),
+                              v, _mm512_set1_epi32(0x7FC00000));
+  return _mm512_castsi512_ps(v);
+}
+static inline __m512 fp4__nzkeep_avx512(__m512 x, __m512 v) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ), x);
 }
 static inline __m512i fp4__dot4_avx512(__m512i acc, __m512i u, __m512i s) {
 #if FP4_CPU_HAVE_VNNI
@@ -1377,6 +1438,57 @@ static inline uint8_t FP4__F(fp4__cpu_nv_block)(const float *x, const fp4_nv_sca
   return s6;
 }
 
+/* n values (n a multiple of 16) as NVFP4 blocks: the candidate scales, their values and
+ * 1 / (S_dec * s) for W blocks at a time (fp4_nv_candidates, fp4_nv_inv), then each block's codes
+ * and Four Over Six choice. Returns 1 if a block was not finite. */
+static inline int FP4__F(fp4__cpu_nv_seg)(const fp4_nv_scale *ts, const float *x, int n, uint8_t *codes,
+                                          uint8_t *sc) {
+  uint32_t ab[32];
+  int32_t c6[32], c4[32];
+  float i6[32], i4[32], v6[32], v4[32];
+  int nb = n / 16, b, i, nonfinite = 0;
+  for (b = 0; b < nb; b++) ab[b] = FP4__F(fp4__cpu_absmax_bits)(x + 16 * b, 16);
+  for (; b < 32; b++) ab[b] = 0;
+  for (b = 0; b < nb; b += FP4__W) {
+    FP4__VI abv = FP4__LDUI(ab + b);
+    FP4__VF shp = FP4__MUL(FP4__DIV(FP4__CASTF(FP4__ILT_KEEP(abv, FP4__SET1I(0x7F800000))), FP4__SET1(ts->D)),
+                           FP4__SET1(ts->S_enc));
+    FP4__VI k6 = FP4__F(fp4__e4m3)(shp), k4 = ts->metric ? FP4__F(fp4__e4m3)(FP4__MUL(shp, FP4__SET1(1.5f))) : k6;
+    FP4__VF s6, s4;
+    if (ts->amax == 0.0f) k6 = k4 = FP4__ZEROI();
+    s6 = FP4__F(fp4__e4m3f)(k6);
+    s4 = FP4__F(fp4__e4m3f)(k4);
+    FP4__STUI(c6 + b, k6);
+    FP4__STUI(c4 + b, k4);
+    FP4__STU(v6 + b, s6);
+    FP4__STU(v4 + b, s4);
+    FP4__STU(i6 + b, FP4__F(fp4__nzkeep)(FP4__DIV(FP4__SET1(1.0f), FP4__MUL(FP4__SET1(ts->S_dec), s6)), s6));
+    FP4__STU(i4 + b, FP4__F(fp4__nzkeep)(FP4__DIV(FP4__SET1(1.0f), FP4__MUL(FP4__SET1(ts->S_dec), s4)), s4));
+  }
+  for (b = 0; b < nb; b++) {
+    FP4__VI c[16 / FP4__W], c4v[16 / FP4__W];
+    uint8_t s = (uint8_t)c6[b];
+    const float *xb = x + 16 * b;
+    if (ab[b] >= 0x7F800000u) {
+      memset(codes + 8 * b, 0, 8);
+      sc[b] = 0x7F;
+      nonfinite = 1;
+      continue;
+    }
+    FP4__F(fp4__cpu_nv_codes)(xb, ts->S_dec != 0.0f ? i6[b] : 0.0f, c);
+    if (ts->metric) {
+      FP4__F(fp4__cpu_nv_codes)(xb, ts->S_dec != 0.0f ? i4[b] : 0.0f, c4v);
+      if (FP4__F(fp4__cpu_nv_err)(ts, xb, c4v, v4[b]) < FP4__F(fp4__cpu_nv_err)(ts, xb, c, v6[b])) {
+        s = (uint8_t)c4[b];
+        for (i = 0; i < 16 / FP4__W; i++) c[i] = c4v[i];
+      }
+    }
+    for (i = 0; i < 16 / FP4__W; i++) FP4__F(fp4__pack)(c[i], codes + 8 * b + i * FP4__W / 2);
+    sc[b] = s;
+  }
+  return nonfinite;
+}
+
 /* Dequantize n values of one row (n a multiple of the block) from packed codes and scale bytes
  * (spec §3: MXFP4 q * s, ABSMAX3 / 3; NVFP4 (q * s) * S_dec) into y (type dt). */
 static inline void FP4__F(fp4__cpu_deq_seg)(fp4_format f, fp4_rule rule, float ts, const uint8_t *codes,
@@ -1431,10 +1543,7 @@ static inline int FP4__F(fp4__cpu_qrange)(const fp4__cpu_job *j, int64_t rb, int
           nonfinite |= sc[b / 32] == 0xFF;
         }
       else
-        for (b = 0; b < n; b += 16) {
-          sc[b / 16] = FP4__F(fp4__cpu_nv_block)(s + b, &q->ts, codes + b / 2);
-          nonfinite |= sc[b / 16] == 0x7F;
-        }
+        nonfinite |= FP4__F(fp4__cpu_nv_seg)(&q->ts, s, n, codes, sc);
       if (j->k.t) fp4__cpu_put(j, r, c0, n, codes, sc);
       else FP4__F(fp4__cpu_deq_seg)(q->fmt, q->rule, q->ts.S_dec, codes, sc, n, j->k.y + r * j->k.ldy + c0, FP4_F32);
     }

@@ -17,8 +17,12 @@ static int64_t rnd(int64_t n) { return (int64_t)(h_rand() % (uint64_t)n); }
 /* x: rows x ld values of type dt with occasional special values. */
 static void fill(void *x, fp4_dtype dt, int64_t n, int specials, double scale) {
   int64_t i;
+  double blk = 1.0;
   for (i = 0; i < n; i++) {
-    float v = (float)(h_normal() * scale);
+    float v;
+    /* with specials, some 16-value runs shrink by up to 2^-30 (small and subnormal E4M3 scales) */
+    if (i % 16 == 0) blk = specials && h_rand() % 4 == 0 ? ldexp(1.0, -(int)(h_rand() % 31)) : 1.0;
+    v = (float)(h_normal() * scale * blk);
     uint32_t kind = (uint32_t)(h_rand() % 1000);
     if (specials && kind < 3) v = kind == 0 ? fp4__nan() : kind == 1 ? INFINITY : -INFINITY;
     else if (specials && kind < 20) v = 0.0f;
