@@ -247,8 +247,10 @@ int main(int argc, char **argv) {
         int r, th, rr = S >= 4096 ? 2 : reps;
         fp4_tensor_init(&A, ad, as, FP4_LAYOUT_LINEAR);
         fp4_tensor_init(&B, bd, bs, FP4_LAYOUT_LINEAR);
+        /* A = X, B = X^T quantized (different values; both inside xf for every S <= 4096) */
         fp4_cpu_quantize_f32(xf, S, S, S, &cfg, &A, NULL, 0);
-        fp4_cpu_quantize_f32(xf + S * S / 2, S, S, S, &cfg, &B, NULL, 0);
+        cfg.transpose = 1;
+        fp4_cpu_quantize_f32(xf, S, S, S, &cfg, &B, NULL, 0);
         for (th = 0; th < 2; th++) {
           if (th == 0 && S >= 4096) {
             t1 = -1;
