@@ -574,6 +574,25 @@ static void test_sr(void) {
     CHECK(sat);
     CHECK_EQ(0x7E, g_scales[0]);
   }
+  /* the comparison is strict, on each element's own word: with s = 1 (MX OCP, block max 6) a value
+   * y = (w0 >> 8) * 2^-25 in [0, 0.5) sits exactly on its threshold (frac * 2^24 = w0 >> 8) and never
+   * rounds up; 2^-25 above it always does. w0 = Philox word 0 at the element's index, from the model. */
+  {
+    fp4_quant_config c = mkcfg(FP4_MXFP4, FP4_MX_OCP);
+    int up, bad = 0;
+    c.rounding = FP4_ROUND_STOCHASTIC;
+    c.seed = h_rand();
+    for (up = 0; up < 2; up++) {
+      for (i = 0; i < 4096; i++) {
+        uint32_t k = r_word(c.seed, (uint64_t)i, 0) >> 8;
+        x[i] = (i % 32 == 0) ? 6.0f : ldexpf((float)(k + (uint32_t)up), -25) * ((i & 2) ? -1.0f : 1.0f);
+      }
+      CHECK_EQ(FP4_OK, qrun(x, 2, 2048, &c));
+      for (i = 0; i < 4096; i++)
+        if (i % 32 && code_at(2048, i / 2048, i % 2048) != (unsigned)(((i & 2) ? 8 : 0) | up)) bad++;
+    }
+    CHECK_EQ(0, bad);
+  }
 }
 
 int main(void) {
