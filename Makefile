@@ -2,6 +2,8 @@
 # fp4 - header-only FP4 quantization kernels. Targets:
 #   make test            compile matrix, link test, every tests/test_*.c (strict and FMA-contracted builds)
 #   make test-sanitize   every tests/test_*.c under ASan + UBSan
+#   make fuzz            build the libFuzzer harnesses (fuzz/, clang) and run each for FUZZ_SECONDS (60)
+#   make valgrind        VALGRIND_TESTS (tests/test_hostile.c) under Valgrind
 #   make demo            the recipe table (examples/demo.c)
 #   make examples        build every examples/*.c (and examples/*.cu, as build/examples/<name>_cu, with nvcc)
 #   make bench           build the benchmarks (bench/*.c; bench/*.cu with nvcc)
@@ -39,6 +41,36 @@ test:
 
 test-sanitize:
 	BUILD=$(BUILD) bash tests/run.sh --sanitize
+
+# libFuzzer harnesses (fuzz/README.md): new inputs go to fuzz/corpus-run/<name> (ignored by git), the
+# seed corpus fuzz/corpus/<name> is only read.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_RUN_FLAGS ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+FUZZERS      := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+VALGRIND_TESTS ?= test_hostile
+.PHONY: fuzz fuzz-build valgrind
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(HEADERS) $(wildcard examples/quantize_safetensors.c)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wall -Wextra -I. $< -o $@ -lm
+
+fuzz-build: $(FUZZERS:%=$(BUILD)/fuzz/%)
+
+fuzz: fuzz-build
+	@set -e; for h in $(FUZZERS); do \
+	  mkdir -p fuzz/corpus-run/$$h fuzz/corpus/$$h; echo "=== $$h: $(FUZZ_SECONDS) s"; \
+	  ./$(BUILD)/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN_FLAGS) fuzz/corpus-run/$$h fuzz/corpus/$$h; \
+	done
+
+$(BUILD)/valgrind/%: tests/%.c tests/harness.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -I. -Itests $(call fileflags,$<) $< -o $@ -lm
+
+valgrind: $(VALGRIND_TESTS:%=$(BUILD)/valgrind/%)
+	@set -e; for t in $^; do \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite ./$$t; done
 
 $(BUILD)/examples/%: examples/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -80,16 +112,17 @@ CMAKEDIR     ?= $(PREFIX)/share/cmake/fp4
 FP4_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
                 -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g'
 CMAKE_FILES := fp4Config.cmake fp4ConfigVersion.cmake fp4Targets.cmake
+INSTALL_HEADERS := $(HEADERS) $(wildcard fp4_*.inl)
 
 install:
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
-	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
 	$(FP4_SUBST) fp4.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc
 	@set -e; for f in $(CMAKE_FILES); do $(FP4_SUBST) cmake/$$f.in > $(DESTDIR)$(CMAKEDIR)/$$f; done
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,fp4.h fp4_cpu.h fp4_cuda.cuh) $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,fp4.h fp4_cpu.h fp4_cuda.cuh $(notdir $(INSTALL_HEADERS))) $(DESTDIR)$(PKGCONFIGDIR)/fp4.pc
 	rm -f $(addprefix $(DESTDIR)$(CMAKEDIR)/,$(CMAKE_FILES))
 	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
