@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/* Benchmark of the CUDA GEMMs against cuBLAS in the same run (PERF.md):
+ *   W4A4 (reproducible, MXFP4 and NVFP4, bf16 output) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
+ *   (cublasLt, bf16 output): M = N = K = 4096 and 8192, and prefill shapes M = 128..2048 with
+ *   N x K = 8192x8192, 28672x8192, 8192x28672;
+ *   W4A16 (bf16 activations, MXFP4 / NVFP4 weights, bf16 output) vs cuBLAS BF16 at M = 1 .. 8192.
+ * Inputs are random (never zeros); each operand rotates among enough buffers to exceed the L2 several
+ * times; every launch is timed with CUDA events after warm-up, and the median is reported.
+ * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape. */
+// FP4_TEST_FLAGS: -lcublasLt
+#include "fp4.h"
+#include "fp4_cuda_gemm.inl"
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#define CU(x)                                                                                 \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
+      fprintf(stderr, "%s:%d: CUDA error %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));  \
+      exit(2);                                                                                \
+    }                                                                                         \
+  } while (0)
+#define CB(x)                                                                                 \
+  do {                                                                                        \
+    int s_ = (int)(x);                                                                        \
+    if (s_ != 0) {                                                                            \
+      fprintf(stderr, "%s:%d: cuBLAS status %d\n", __FILE__, __LINE__, s_);                   \
+      exit(2);                                                                                \
+    }                                                                                         \
+  } while (0)
+#define FS(x)                                                                                 \
+  do {                                                                                        \
+    fp4_status s_ = (x);                                                                      \
+    if (s_ != FP4_OK) {                                                                       \
+      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, fp4_status_string(s_));              \
+      exit(2);                                                                                \
+    }                                                                                         \
+  } while (0)
+
+/* Fill with hashed bytes; `kind`: 0 any byte, 1 bf16 normal(ish) values, 2 MX scale codes 120..134,
+ * 3 NVFP4 E4M3 scale codes 0x30..0x4F, 4 E4M3 values in [-2, 2]. */
+__global__ void fill_kernel(uint8_t *p, size_t n, uint32_t seed, int kind) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t h = (uint32_t)i * 0x9E3779B1u ^ seed;
+    h ^= h >> 15; h *= 0x2C1B3C6Du; h ^= h >> 12; h *= 0x297A2D39u; h ^= h >> 15;
+    uint8_t v = (uint8_t)h;
+    if (kind == 1) v = (i & 1) ? (uint8_t)(0x3E + (h & 1) + ((h >> 8) & 0x80)) : (uint8_t)h; /* |x| in [0.125, 0.5) */
+    if (kind == 2) v = (uint8_t)(120 + h % 15);
+    if (kind == 3) v = (uint8_t)(0x30 + h % 32);
+    if (kind == 4) v = (uint8_t)((h % 0x40) | ((h >> 8) & 0x80));
+    p[i] = v;
+  }
+}
+static void fill(void *p, size_t n, uint32_t seed, int kind) {
+  fill_kernel<<<1024, 256>>>((uint8_t *)p, n, seed, kind);
+  CU(cudaGetLastError());
+}
+
+static const size_t ROTATE_BYTES = (size_t)256 << 20; /* > 5x the H100's 50 MB L2 per operand */
+static int nrot(size_t bytes) { return (int)std::min<size_t>(16, std::max<size_t>(2, (ROTATE_BYTES + bytes - 1) / bytes)); }
+
+/* A set of rotated device buffers of one operand. */
+struct rot {
+  std::vector<void *> p;
+  size_t bytes = 0;
+  void alloc(size_t b, int kind, uint32_t seed) {
+    bytes = b;
+    int n = nrot(b);
+    for (int i = 0; i < n; i++) {
+      void *q;
+      CU(cudaMalloc(&q, b));
+      fill(q, b, seed + 977u * i, kind);
+      p.push_back(q);
+    }
+  }
+  void *at(int i) const { return p[i % p.size()]; }
+  void release() {
+    for (void *q : p) cudaFree(q);
+    p.clear();
+  }
+};
+
+/* Median time in microseconds of `fn(i)` over warm-up + timed launches. */
+template <typename F>
+static double time_us(F fn) {
+  cudaEvent_t a, b;
+  CU(cudaEventCreate(&a));
+  CU(cudaEventCreate(&b));
+  for (int i = 0; i < 3; i++) fn(i);
+  CU(cudaDeviceSynchronize());
+  CU(cudaEventRecord(a));
+  fn(3);
+  CU(cudaEventRecord(b));
+  CU(cudaEventSynchronize(b));
+  float once;
+  CU(cudaEventElapsedTime(&once, a, b));
+  int reps = (int)std::min(50.0, std::max(7.0, 300.0 / std::max(0.001f, once)));
+  std::vector<float> t;
+  for (int i = 0; i < reps; i++) {
+    CU(cudaEventRecord(a));
+    fn(4 + i);
+    CU(cudaEventRecord(b));
+    CU(cudaEventSynchronize(b));
+    float ms;
+    CU(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  CU(cudaGetLastError());
+  std::sort(t.begin(), t.end());
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  return 1000.0 * t[t.size() / 2];
+}
+
+static cublasHandle_t g_blas;
+static cublasLtHandle_t g_lt;
+static void *g_ltws;
+static const size_t LTWS = (size_t)64 << 20;
+
+/* cuBLAS BF16: C[M,N] (row-major) = X[M,K] . W[N,K]^T, i.e. column-major C^T = W^T(op T) . X. */
+static void blas_bf16(const void *X, const void *W, void *C, int M, int N, int K) {
+  const float one = 1.0f, zero = 0.0f;
+  CB(cublasGemmEx(g_blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, W, CUDA_R_16BF, K, X, CUDA_R_16BF, K, &zero, C,
+                  CUDA_R_16BF, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+/* cuBLAS FP8 (E4M3 x E4M3 -> bf16, fp32 accumulate) through cublasLt, the same TN shape. */
+struct lt_fp8 {
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t la, lb, lc;
+  cublasLtMatmulAlgo_t algo;
+  bool ok = false;
+  void init(int M, int N, int K) {
+    CB(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
+    CB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+    CB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof n));
+    CB(cublasLtMatrixLayoutCreate(&la, CUDA_R_8F_E4M3, K, N, K));
+    CB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8F_E4M3, K, M, K));
+    CB(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, N, M, N));
+    cublasLtMatmulPreference_t pref;
+    CB(cublasLtMatmulPreferenceCreate(&pref));
+    CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &LTWS, sizeof LTWS));
+    cublasLtMatmulHeuristicResult_t res;
+    int got = 0;
+    if (cublasLtMatmulAlgoGetHeuristic(g_lt, op, la, lb, lc, lc, pref, 1, &res, &got) == CUBLAS_STATUS_SUCCESS && got) {
+      algo = res.algo;
+      ok = true;
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+  }
+  void run(const void *X, const void *W, void *C) {
+    const float one = 1.0f, zero = 0.0f;
+    CB(cublasLtMatmul(g_lt, op, &one, W, la, X, lb, &zero, C, lc, C, lc, &algo, g_ltws, LTWS, 0));
+  }
+  void done() {
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(op);
+  }
+};
+
+static void row(const char *what, int M, int N, int K, double us, double base_us) {
+  double tf = 2.0 * M * N * (double)K / (us * 1e-6) / 1e12;
+  printf("%-22s %6d %6d %6d %10.1f %9.1f %8.2fx\n", what, M, N, K, us, tf, base_us / us);
+  fflush(stdout);
+}
+
+/* Quantized operand views over rotated buffers. */
+static fp4_tensor view(fp4_format f, int rows, int K, const rot &d, const rot &s, int i) {
+  fp4_tensor t;
+  fp4_tensor_init(&t, (uint8_t *)d.at(i), (uint8_t *)s.at(i), FP4_LAYOUT_LINEAR);
+  t.format = f;
+  t.rule = f == FP4_MXFP4 ? FP4_MX_OCP : FP4_NV_6;
+  t.rows = rows;
+  t.cols = K;
+  t.tensor_scale = 1.0f;
+  return t;
+}
+
+static void w4a4_shape(int M, int N, int K) {
+  rot xb, wb, x8, w8, c;
+  xb.alloc((size_t)M * K * 2, 1, 11);
+  wb.alloc((size_t)N * K * 2, 1, 12);
+  c.alloc((size_t)M * N * 2, 0, 13);
+  double base = time_us([&](int i) { blas_bf16(xb.at(i), wb.at(i), c.at(0), M, N, K); });
+  row("cublas_bf16", M, N, K, base, base);
+  xb.release();
+  wb.release();
+  x8.alloc((size_t)M * K, 4, 14);
+  w8.alloc((size_t)N * K, 4, 15);
+  lt_fp8 lt;
+  lt.init(M, N, K);
+  if (lt.ok) row("cublaslt_fp8_e4m3", M, N, K, time_us([&](int i) { lt.run(x8.at(i), w8.at(i), c.at(0)); }), base);
+  else printf("cublaslt_fp8_e4m3: no algorithm\n");
+  lt.done();
+  x8.release();
+  w8.release();
+  for (int fi = 0; fi < 2; fi++) {
+    fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    int blk = fp4_format_block(f);
+    rot ad, as, bd, bs;
+    ad.alloc((size_t)M * K / 2, 0, 21);
+    as.alloc((size_t)M * (K / blk), fi ? 3 : 2, 22);
+    bd.alloc((size_t)N * K / 2, 0, 23);
+    bs.alloc((size_t)N * (K / blk), fi ? 3 : 2, 24);
+    double us = time_us([&](int i) {
+      fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+      FS(fp4_cuda_gemm_w4a4_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, NULL, 0, 0));
+    });
+    row(fi ? "w4a4_nvfp4_exact" : "w4a4_mxfp4_exact", M, N, K, us, base);
+    ad.release(); as.release(); bd.release(); bs.release();
+  }
+  c.release();
+}
+
+static void w4a16_shape(int M, int N, int K) {
+  rot xb, wb, c;
+  xb.alloc((size_t)M * K * 2, 1, 31);
+  wb.alloc((size_t)N * K * 2, 1, 32);
+  c.alloc((size_t)M * N * 2, 0, 33);
+  double base = time_us([&](int i) { blas_bf16(xb.at(i), wb.at(i), c.at(0), M, N, K); });
+  row("cublas_bf16", M, N, K, base, base);
+  wb.release();
+  for (int fi = 0; fi < 2; fi++) {
+    fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    int blk = fp4_format_block(f);
+    rot bd, bs;
+    bd.alloc((size_t)N * K / 2, 0, 41);
+    bs.alloc((size_t)N * (K / blk), fi ? 3 : 2, 42);
+    double us = time_us([&](int i) {
+      fp4_tensor B = view(f, N, K, bd, bs, i);
+      FS(fp4_cuda_gemm_w4a16_bf16_bf16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, NULL,
+                                        0, 0));
+    });
+    row(fi ? "w4a16_nvfp4_bf16" : "w4a16_mxfp4_bf16", M, N, K, us, base);
+    bd.release(); bs.release();
+  }
+  xb.release();
+  c.release();
+}
+
+int main(int argc, char **argv) {
+  const bool quick = argc > 1 && !strcmp(argv[1], "quick");
+  cudaDeviceProp prop;
+  CU(cudaGetDeviceProperties(&prop, 0));
+  printf("device: %s (sm_%d%d, %d SMs, L2 %d MB)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+         prop.l2CacheSize >> 20);
+  CB(cublasCreate(&g_blas));
+  CB(cublasLtCreate(&g_lt));
+  CU(cudaMalloc(&g_ltws, LTWS));
+  printf("%-22s %6s %6s %6s %10s %9s %9s\n", "kernel", "M", "N", "K", "median_us", "TFLOP/s", "vs_bf16");
+  printf("# W4A4 square\n");
+  w4a4_shape(4096, 4096, 4096);
+  w4a4_shape(8192, 8192, 8192);
+  const int nk[3][2] = {{8192, 8192}, {28672, 8192}, {8192, 28672}};
+  printf("# W4A4 prefill\n");
+  for (int s = 0; s < 3; s++)
+    for (int M = 128; M <= 2048; M *= 2) {
+      if (quick && M != 128 && M != 2048) continue;
+      w4a4_shape(M, nk[s][0], nk[s][1]);
+    }
+  printf("# W4A16 (bf16 activations)\n");
+  const int ms[7] = {1, 16, 64, 256, 1024, 4096, 8192};
+  for (int s = 0; s < 3; s++)
+    for (int i = 0; i < 7; i++) {
+      if (quick && (i % 2)) continue;
+      w4a16_shape(ms[i], nk[s][0], nk[s][1]);
+    }
+  cudaFree(g_ltws);
+  cublasLtDestroy(g_lt);
+  cublasDestroy(g_blas);
+  return 0;
+}

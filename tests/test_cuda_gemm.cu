@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/* CUDA GEMMs (spec §5) against fp4.h:
+ *  - reproducible W4A4 (fp4_cuda_gemm_w4a4_*): the same bits as fp4_gemm_w4a4_* for MXFP4 and NVFP4,
+ *    every tile configuration, odd M/N, K tails (K % 64 != 0, NVFP4 K % 32 == 16), linear and swizzled
+ *    scales, alpha/beta, f32/bf16/f16 outputs, extreme and NaN scale codes, and identical bits between
+ *    repeated runs;
+ *  - W4A16 (fp4_cuda_gemm_w4a16_*): relative Frobenius error against a float64 GEMM of the dequantized
+ *    operands <= 1e-5 (f32 output), bf16/f16 outputs equal to the f32 result rounded once, bf16, f16
+ *    and f32 activations, every tile configuration;
+ *  - validation: the same status codes as fp4.h for bad arguments.
+ * Needs a GPU (make test-cuda). */
+#include "fp4.h"
+#include "fp4_cuda_gemm.inl"
+#include "harness.h"
+
+#include <vector>
+
+#define CU(x)                                                                                   \
+  do {                                                                                          \
+    cudaError_t e_ = (x);                                                                       \
+    if (e_ != cudaSuccess) {                                                                    \
+      fprintf(stderr, "%s:%d: CUDA error %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));    \
+      exit(2);                                                                                  \
+    }                                                                                           \
+  } while (0)
+
+/* A quantized tensor on the host and its copy on the device. */
+struct qt {
+  fp4_tensor h, d;
+  std::vector<uint8_t> data, scales;
+};
+
+static void qt_free(qt &t) {
+  cudaFree(t.d.data);
+  cudaFree(t.d.scales);
+}
+
+static void qt_upload(qt &t) {
+  t.d = t.h;
+  CU(cudaMalloc(&t.d.data, t.data.size()));
+  CU(cudaMalloc(&t.d.scales, t.scales.size()));
+  CU(cudaMemcpy(t.d.data, t.data.data(), t.data.size(), cudaMemcpyHostToDevice));
+  CU(cudaMemcpy(t.d.scales, t.scales.data(), t.scales.size(), cudaMemcpyHostToDevice));
+}
+
+/* Quantize a random rows x cols matrix (normal values times a per-row magnitude) with `rule`. */
+static qt make_qt(fp4_format f, fp4_rule rule, int64_t rows, int64_t cols, fp4_layout lay) {
+  qt t;
+  std::vector<float> x((size_t)(rows * cols));
+  for (int64_t r = 0; r < rows; r++) {
+    double mag = ldexp(1.0, (int)(h_rand() % 13) - 6);
+    for (int64_t c = 0; c < cols; c++) x[(size_t)(r * cols + c)] = (float)(h_normal() * mag);
+  }
+  if (rows * cols > 4) x[3] = 0.0f;
+  t.data.resize(fp4_data_bytes(rows, cols));
+  t.scales.resize(fp4_scale_bytes(f, rows, cols, FP4_LAYOUT_LINEAR));
+  fp4_tensor_init(&t.h, t.data.data(), t.scales.data(), FP4_LAYOUT_LINEAR);
+  fp4_quant_config cfg = fp4_config_default(f);
+  cfg.rule = rule;
+  fp4_status st = fp4_quantize_f32(x.data(), rows, cols, cols, &cfg, &t.h, NULL, 0);
+  CHECK_EQ(FP4_OK, st);
+  if (lay == FP4_LAYOUT_SWIZZLED) {
+    std::vector<uint8_t> sw(fp4_scale_bytes(f, rows, cols, FP4_LAYOUT_SWIZZLED));
+    CHECK_EQ(FP4_OK, fp4_scales_to_swizzled(t.scales.data(), rows, cols / fp4_format_block(f), sw.data()));
+    t.scales = sw;
+    t.h.scales = t.scales.data();
+    t.h.scale_layout = FP4_LAYOUT_SWIZZLED;
+  }
+  t.h.data = t.data.data();
+  return t;
+}
+
+/* Overwrite scale codes with extreme values (set linear-layout tensors only). */
+static void poke_scales(qt &t, int side_a) {
+  static const uint8_t mx_a[] = {0, 1, 60, 127, 200, 231, 232, 240, 254, 255};
+  static const uint8_t mx_b[] = {0, 3, 100, 127, 130, 250, 254, 255};
+  static const uint8_t nv[] = {0x00, 0x01, 0x08, 0x7E, 0x7F, 0x80, 0x85, 0xFE, 0xFF, 0x38};
+  for (size_t i = 0; i < t.scales.size(); i++) {
+    if (h_rand() % 8) continue;
+    if (t.h.format == FP4_MXFP4)
+      t.scales[i] = side_a ? mx_a[h_rand() % sizeof mx_a] : mx_b[h_rand() % sizeof mx_b];
+    else
+      t.scales[i] = nv[h_rand() % sizeof nv];
+  }
+}
+
+static size_t dt_size(fp4_dtype t) { return t == FP4_F32 ? 4 : 2; }
+
+static fp4_status host_w4a4(const qt &A, const qt &B, float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc) {
+  if (ct == FP4_F32) return fp4_gemm_w4a4_f32(&A.h, &B.h, alpha, beta, (float *)C, ldc, NULL, 0);
+  if (ct == FP4_BF16) return fp4_gemm_w4a4_bf16(&A.h, &B.h, alpha, beta, (uint16_t *)C, ldc, NULL, 0);
+  return fp4_gemm_w4a4_f16(&A.h, &B.h, alpha, beta, (uint16_t *)C, ldc, NULL, 0);
+}
+
+/* Random old C contents (finite values of the output type). */
+static std::vector<uint8_t> random_c(int64_t M, int64_t ldc, fp4_dtype ct) {
+  std::vector<uint8_t> c((size_t)(M * ldc) * dt_size(ct));
+  for (int64_t i = 0; i < M * ldc; i++) fp4__store(c.data(), ct, i, (float)h_normal());
+  return c;
+}
+
+/* One reproducible W4A4 case: device bits == fp4.h bits, twice. */
+static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layout lay, float alpha, float beta,
+                      fp4_dtype ct, int tile, int poke) {
+  qt A = make_qt(f, rule, M, K, FP4_LAYOUT_LINEAR), B = make_qt(f, rule, N, K, FP4_LAYOUT_LINEAR);
+  if (poke) {
+    poke_scales(A, 1);
+    poke_scales(B, 0);
+  }
+  if (lay == FP4_LAYOUT_SWIZZLED) { /* swizzle after poking so both layouts see the same codes */
+    for (qt *t : {&A, &B}) {
+      int64_t sc = t->h.cols / fp4_format_block(f);
+      std::vector<uint8_t> sw(fp4_scale_bytes(f, t->h.rows, t->h.cols, FP4_LAYOUT_SWIZZLED));
+      CHECK_EQ(FP4_OK, fp4_scales_to_swizzled(t->scales.data(), t->h.rows, sc, sw.data()));
+      t->scales = sw;
+      t->h.scales = t->scales.data();
+      t->h.scale_layout = FP4_LAYOUT_SWIZZLED;
+    }
+  }
+  qt_upload(A);
+  qt_upload(B);
+  const int64_t ldc = N + (h_rand() % 3);
+  std::vector<uint8_t> c0 = random_c(M, ldc, ct), ref = c0, got(c0.size()), got2(c0.size());
+  CHECK_EQ(FP4_OK, host_w4a4(A, B, alpha, beta, ref.data(), ct, ldc));
+  void *dc;
+  CU(cudaMalloc(&dc, c0.size()));
+  for (int rep = 0; rep < 2; rep++) {
+    CU(cudaMemcpy(dc, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+    fp4_status st = fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, beta, dc, ct, ldc, NULL, 0, 0, FP4_CUDA_GEMM_W4A4_EXACT, tile);
+    CHECK_EQ(FP4_OK, st);
+    CU(cudaDeviceSynchronize());
+    CU(cudaMemcpy(rep ? got2.data() : got.data(), dc, c0.size(), cudaMemcpyDeviceToHost));
+  }
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < ref.size(); i += dt_size(ct))
+    if (memcmp(&ref[i], &got[i], dt_size(ct))) {
+      /* NaN payloads may differ between host and device: any NaN matches any NaN */
+      int64_t e = (int64_t)(i / dt_size(ct));
+      float x = fp4__load(ref.data(), ct, e), y = fp4__load(got.data(), ct, e);
+      if (x != x && y != y) continue;
+      if (!bad) first = i / dt_size(ct);
+      bad++;
+    }
+  if (bad) {
+    float x = fp4__load(ref.data(), ct, (int64_t)first), y = fp4__load(got.data(), ct, (int64_t)first);
+    fprintf(stderr, "w4a4 %s M=%d N=%d K=%d layout=%d out=%d tile=%d poke=%d: %zu mismatches, first at (%lld,%lld): "
+            "ref %.9g got %.9g\n", fp4_format_name(f), M, N, K, (int)lay, (int)ct, tile, poke, bad,
+            (long long)(first / ldc), (long long)(first % ldc), (double)x, (double)y);
+  }
+  CHECK_EQ(0, bad);
+  CHECK(memcmp(got.data(), got2.data(), got.size()) == 0);
+  H_DIGEST(ref.data(), ref.size());
+  cudaFree(dc);
+  qt_free(A);
+  qt_free(B);
+}
+
+/* W4A16: f32 output against float64 of the dequantized operands; 16-bit outputs = f32 result rounded. */
+static void w4a16_case(fp4_format f, fp4_rule rule, fp4_dtype at, int M, int N, int K, fp4_layout lay, float alpha,
+                       float beta, int tile) {
+  qt B = make_qt(f, rule, N, K, lay);
+  qt_upload(B);
+  const int64_t lda = K + (at == FP4_F32 ? 4 : 8) * (int64_t)(h_rand() % 2);
+  std::vector<uint8_t> a((size_t)(M * lda) * dt_size(at));
+  for (int64_t i = 0; i < M * lda; i++) fp4__store(a.data(), at, i, (float)h_normal());
+  std::vector<float> bd((size_t)N * K);
+  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+  const int64_t ldc = N;
+  std::vector<uint8_t> c0 = random_c(M, ldc, FP4_F32);
+  double num = 0, den = 0;
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)fp4__load(a.data(), at, (int64_t)m * lda + k) * bd[(size_t)n * K + k];
+      s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+      den += s * s;
+      (void)num;
+    }
+  void *da, *dc;
+  CU(cudaMalloc(&da, a.size()));
+  CU(cudaMalloc(&dc, c0.size()));
+  CU(cudaMemcpy(da, a.data(), a.size(), cudaMemcpyHostToDevice));
+  std::vector<float> c32((size_t)(M * ldc)), c32b((size_t)(M * ldc));
+  for (int rep = 0; rep < 2; rep++) {
+    CU(cudaMemcpy(dc, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, beta, dc, FP4_F32, ldc, NULL, 0, 0, tile));
+    CU(cudaDeviceSynchronize());
+    CU(cudaMemcpy(rep ? c32b.data() : c32.data(), dc, c0.size(), cudaMemcpyDeviceToHost));
+  }
+  CHECK(memcmp(c32.data(), c32b.data(), c32.size() * 4) == 0);
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)fp4__load(a.data(), at, (int64_t)m * lda + k) * bd[(size_t)n * K + k];
+      s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+      double e = (double)c32[(size_t)(m * ldc + n)] - s;
+      num += e * e;
+    }
+  double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+  if (rel > 1e-5)
+    fprintf(stderr, "w4a16 %s act=%d M=%d N=%d K=%d tile=%d: rel %.3g\n", fp4_format_name(f), (int)at, M, N, K, tile, rel);
+  CHECK_LE(rel, 1e-5);
+  /* 16-bit outputs (beta = 0): the f32 result rounded once */
+  for (fp4_dtype ct : {FP4_BF16, FP4_F16}) {
+    std::vector<uint16_t> c16((size_t)(M * ldc));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, FP4_F32, ldc, NULL, 0, 0, tile));
+    CU(cudaMemcpy(c32.data(), dc, c32.size() * 4, cudaMemcpyDeviceToHost));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, ct, ldc, NULL, 0, 0, tile));
+    CU(cudaMemcpy(c16.data(), dc, c16.size() * 2, cudaMemcpyDeviceToHost));
+    size_t bad = 0;
+    for (size_t i = 0; i < c16.size(); i++) {
+      uint16_t e = ct == FP4_BF16 ? fp4_f32_to_bf16(c32[i]) : fp4_f32_to_f16(c32[i]);
+      bad += e != c16[i];
+    }
+    CHECK_EQ(0, bad);
+  }
+  cudaFree(da);
+  cudaFree(dc);
+  qt_free(B);
+}
+
+static void validation(void) {
+  qt A = make_qt(FP4_MXFP4, FP4_MX_OCP, 8, 64, FP4_LAYOUT_LINEAR), B = make_qt(FP4_MXFP4, FP4_MX_OCP, 8, 64, FP4_LAYOUT_LINEAR);
+  qt Bn = make_qt(FP4_NVFP4, FP4_NV_6, 8, 64, FP4_LAYOUT_LINEAR);
+  qt_upload(A);
+  qt_upload(B);
+  qt_upload(Bn);
+  float *dc;
+  CU(cudaMalloc(&dc, 8 * 8 * 4 + 16));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_NULL, fp4_cuda_gemm_w4a4_f32(NULL, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_NULL, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, NULL, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_UNSUPPORTED, fp4_cuda_gemm_w4a4_f32(&A.d, &Bn.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_LD, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, dc, 7, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_ALIGN, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, (float *)((char *)dc + 2), 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_ALIAS, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, (float *)B.d.data, 8, NULL, 0, 0));
+  fp4_tensor bad = A.d;
+  bad.cols = 48;
+  CHECK_EQ(FP4_ERR_SHAPE, fp4_cuda_gemm_w4a4_f32(&bad, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  bad = A.d;
+  bad.format = (fp4_format)7;
+  CHECK_EQ(FP4_ERR_ENUM, fp4_cuda_gemm_w4a4_f32(&bad, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  bad = A.d;
+  bad.rows = 0;
+  CHECK_EQ(FP4_ERR_SIZE, fp4_cuda_gemm_w4a4_f32(&bad, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  bad = A.d;
+  bad.data += 4; /* packed rows need 8-byte aligned bases */
+  CHECK_EQ(FP4_ERR_ALIGN, fp4_cuda_gemm_w4a4_f32(&bad, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  uint16_t *dx;
+  CU(cudaMalloc(&dx, 8 * 72 * 2));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a16_bf16_f32(dx, 8, 64, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_LD, fp4_cuda_gemm_w4a16_bf16_f32(dx, 8, 32, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_ALIGN, fp4_cuda_gemm_w4a16_bf16_f32(dx, 8, 68, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_ALIGN, fp4_cuda_gemm_w4a16_bf16_f32(dx + 1, 8, 64, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_SIZE, fp4_cuda_gemm_w4a16_bf16_f32(dx, 0, 64, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_NULL, fp4_cuda_gemm_w4a16_bf16_f32(NULL, 8, 64, &B.d, 1.0f, 0.0f, dc, 8, NULL, 0, 0));
+  CHECK_EQ(FP4_ERR_ARG, fp4__cuda_gemm_w4a4(&A.d, &B.d, 1.0f, 0.0f, dc, FP4_F32, 8, NULL, 0, 0, 5, -1));
+  CU(cudaDeviceSynchronize());
+  cudaFree(dx);
+  cudaFree(dc);
+  qt_free(A);
+  qt_free(B);
+  qt_free(Bn);
+}
+
+/* The _fast names: on devices without native FP4 MMA they run the exact kernel (same bits); on
+ * Blackwell, within spec §5's 5e-4 of the exact result. */
+static void fast_case(fp4_format f, int M, int N, int K) {
+  qt A = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), M, K, FP4_LAYOUT_LINEAR);
+  qt B = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), N, K, FP4_LAYOUT_LINEAR);
+  qt_upload(A);
+  qt_upload(B);
+  float *d1, *d2;
+  CU(cudaMalloc(&d1, (size_t)M * N * 4));
+  CU(cudaMalloc(&d2, (size_t)M * N * 4));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, d1, N, NULL, 0, 0));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, 1.0f, 0.0f, d2, N, NULL, 0, 0));
+  std::vector<float> x((size_t)M * N), y((size_t)M * N);
+  CU(cudaMemcpy(x.data(), d1, x.size() * 4, cudaMemcpyDeviceToHost));
+  CU(cudaMemcpy(y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size(); i++) num += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), den += (double)x[i] * x[i];
+  if (fp4__cuda_gemm_major() < 10) CHECK(memcmp(x.data(), y.data(), x.size() * 4) == 0);
+  else CHECK_LE(sqrt(num / den), 5e-4);
+  cudaFree(d1);
+  cudaFree(d2);
+  qt_free(A);
+  qt_free(B);
+}
+
+int main(void) {
+  h_rand_state ^= h_seed();
+  int ndev = 0;
+  if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+    printf("no CUDA device\n");
+    return h_finish();
+  }
+  validation();
+  /* reproducible W4A4 */
+  const fp4_dtype outs[3] = {FP4_F32, FP4_BF16, FP4_F16};
+  for (int fi = 0; fi < 2; fi++) {
+    fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    fp4_rule r1 = fi ? FP4_NV_6 : FP4_MX_OCP, r2 = fi ? FP4_NV_4OVER6_MSE : FP4_MX_ABSMAX3;
+    const int kq = fi ? 16 : 32;
+    for (int tile = 0; tile < 2; tile++) {
+      w4a4_case(f, r1, 1, 1, kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 0);
+      w4a4_case(f, r1, 37, 53, 3 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 0);
+      w4a4_case(f, r2, 130, 67, 5 * kq, FP4_LAYOUT_SWIZZLED, 0.75f, 0.0f, FP4_F32, tile, 0);
+      w4a4_case(f, r1, 200, 260, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 0);
+      w4a4_case(f, r1, 70, 150, 17 * kq, FP4_LAYOUT_LINEAR, -1.5f, 0.5f, outs[tile], tile, 0);
+      w4a4_case(f, r2, 90, 33, 256 + kq, FP4_LAYOUT_LINEAR, 2.0f, -1.0f, outs[1 + tile], tile, 0);
+      w4a4_case(f, r1, 129, 131, 9 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 1);
+      w4a4_case(f, r1, 64, 128, 1024, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, tile, 1);
+    }
+    fast_case(f, 100, 200, 512);
+  }
+  /* W4A16 */
+  const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
+  for (int fi = 0; fi < 2; fi++) {
+    fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    fp4_rule r = fi ? FP4_NV_6 : FP4_MX_OCP;
+    const int kq = fi ? 16 : 32;
+    for (int ai = 0; ai < 3; ai++)
+      for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++) {
+        w4a16_case(f, r, acts[ai], 1, 40, 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
+        w4a16_case(f, r, acts[ai], 33, 70, 7 * kq, FP4_LAYOUT_SWIZZLED, 0.5f, 0.25f, tile);
+        w4a16_case(f, r, acts[ai], 150, 140, 1024 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
+      }
+    w4a16_case(f, r, FP4_BF16, 200, 300, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
+  }
+  return h_finish();
+}
