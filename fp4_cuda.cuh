@@ -97,6 +97,14 @@ static __device__ __forceinline__ uint8_t fp4__cuda_e2m1x2(float lo, float hi) {
 #endif
 }
 
+/* fp4_dequant_value with the NaN of fp4.h (0x7FC00000): the GPU would turn q * NaN into its own
+ * canonical NaN, whose bits differ from the host's. */
+static __device__ __forceinline__ float fp4__cuda_dequant(fp4_format f, fp4_rule rule, uint8_t code, uint8_t scale,
+                                                          float ts) {
+  if (f == FP4_MXFP4 ? scale == 0xFFu : (scale & 0x7Fu) == 0x7Fu) return fp4__nan();
+  return fp4_dequant_value(f, rule, code, scale, ts);
+}
+
 /* Element i of an input of type DT (exact conversion to f32). */
 template <int DT> static __device__ __forceinline__ float fp4__cuda_load(const void *p, int64_t i) {
   if (DT == FP4_F32) return ((const float *)p)[i];
@@ -218,7 +226,7 @@ static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g,
 typedef struct fp4__cuda_qparams {
   const void *x;
   int64_t ldx, xcols, R, C, nbr; /* nbr = C / block: blocks per Q row */
-  int transpose, g, sr, bf16, vec, has_signs, has_amax, out_vec;
+  int transpose, g, sr, bf16, vec, has_signs, has_amax, out_vec, fmt_nv;
   fp4_dtype dt;
   fp4_rule rule;
   fp4_layout layout;
@@ -329,8 +337,21 @@ static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p
     float *y = p.y + r * p.ldy + c0;
 #pragma unroll
     for (int i = 0; i < BLK; i++)
-      y[i] = fp4_dequant_value(F, p.rule, (uint8_t)((pq[i / 2] >> (4 * (i & 1))) & 0xFu), s, ts.S_dec);
+      y[i] = fp4__cuda_dequant(F, p.rule, (uint8_t)((pq[i / 2] >> (4 * (i & 1))) & 0xFu), s, ts.S_dec);
   }
+}
+
+/* Swizzled scales: zero the whole buffer first (fp4.h does; the padding stays zero), except when the
+ * computed amax is unusable (then nothing is written, as in fp4.h). */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_qparams p, size_t n) {
+  size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 16;
+  if (p.fmt_nv) {
+    float amax = fp4__cuda_amax(p);
+    if (amax != 0.0f && amax < FP4_NV_AMAX_MIN) return;
+  }
+  if (i + 16 <= n && ((uintptr_t)(p.scales + i) % 16) == 0) *(uint4 *)(p.scales + i) = make_uint4(0, 0, 0, 0);
+  else
+    for (size_t j = i; j < i + 16 && j < n; j++) p.scales[j] = 0;
 }
 
 /* The 1D quantizer: one thread per block of BLK values (BLK = 16: NVFP4, 32: MXFP4), the block
@@ -505,6 +526,11 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
       return FP4_ERR_ALIAS;
     if (k->y && fp4__overlap(x, xs, k->y, fp4__span(p.R, p.C, k->ldy, FP4_F32))) return FP4_ERR_ALIAS;
     if (k->mask && fp4__overlap(x, xs, k->mask, fp4_mask_bytes(p.R, p.C))) return FP4_ERR_ALIAS;
+    if (k->mask && ((k->t && (fp4__overlap(k->mask, fp4_mask_bytes(p.R, p.C), k->t->data, fp4_data_bytes(p.R, p.C)) ||
+                              fp4__overlap(k->mask, fp4_mask_bytes(p.R, p.C), k->t->scales,
+                                           fp4_scale_bytes(fmt, p.R, p.C, k->layout)))) ||
+                    (k->y && fp4__overlap(k->mask, fp4_mask_bytes(p.R, p.C), k->y, fp4__span(p.R, p.C, k->ldy, FP4_F32)))))
+      return FP4_ERR_ALIAS;
   }
   if (!ws) return FP4_ERR_NULL;
   if (ws_bytes < FP4_CUDA_QUANTIZE_WS) return FP4_ERR_WORKSPACE;
@@ -526,6 +552,7 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
   p.has_amax = !nv || cfg->has_amax;
   p.amax = nv && cfg->has_amax ? cfg->amax : 0.0f;
   p.info = (fp4_cuda_qinfo *)ws;
+  p.fmt_nv = nv;
   if (k->t) {
     p.data = k->t->data;
     p.scales = k->t->scales;
@@ -551,6 +578,11 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
     unsigned grid = fp4__cuda_grid(nblk, threads);
     if (nv && !p.has_amax) {
       fp4__cuda_amax_kernel<16><<<grid, threads, 0, stream>>>(p);
+      if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+    }
+    if (k->t && k->layout == FP4_LAYOUT_SWIZZLED) {
+      size_t sb = fp4_scale_bytes(fmt, p.R, p.C, k->layout);
+      fp4__cuda_zero_scales_kernel<<<fp4__cuda_grid((int64_t)((sb + 15) / 16), 256), 256, 0, stream>>>(p, sb);
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
     if (cfg->scale_2d) {
@@ -663,7 +695,7 @@ template <int DT> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_dequantize_k
 #pragma unroll
   for (int i = 0; i < 16; i++)
     fp4__store(p.y, (fp4_dtype)DT, r * p.ldy + c0 + i,
-               fp4_dequant_value(p.fmt, p.rule, (uint8_t)((q[i / 2] >> (4 * (i & 1))) & 0xFu), s, p.tensor_scale));
+               fp4__cuda_dequant(p.fmt, p.rule, (uint8_t)((q[i / 2] >> (4 * (i & 1))) & 0xFu), s, p.tensor_scale));
 }
 
 FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
