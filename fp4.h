@@ -967,8 +967,8 @@ FP4_API int fp4__quantize_2d(const fp4__qctx *q, const fp4__sink *k) {
             for (inner = 0; inner < ni; inner++) {
               int ii = q->transpose ? inner : outer, jj = q->transpose ? outer : inner;
               float x = v[ii][tcol + jj];
-              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, r0[ii][tcol + jj]), v6);
-              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, r1[ii][tcol + jj]), v4);
+              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, q->sr ? r0[ii][tcol + jj] : 0u), v6);
+              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, q->sr ? r1[ii][tcol + jj] : 0u), v4);
             }
           four = e4 < e6;
         }
@@ -976,7 +976,7 @@ FP4_API int fp4__quantize_2d(const fp4__qctx *q, const fp4__sink *k) {
         inv = fp4_nv_inv(&q->ts, s);
         for (i = 0; i < nr; i++) {
           for (j = 0; j < 16; j++)
-            c[j] = fp4_nv_code(v[i][tcol + j], inv, q->sr, four ? r1[i][tcol + j] : r0[i][tcol + j]);
+            c[j] = fp4_nv_code(v[i][tcol + j], inv, q->sr, !q->sr ? 0u : four ? r1[i][tcol + j] : r0[i][tcol + j]);
           fp4__pack(c, 16, pq);
           fp4__emit(q, k, rs + i, c0 + tcol, pq, s);
         }
