@@ -1336,10 +1336,52 @@ static inline void FP4__F(fp4__cpu_had)(float *v, int g, const uint32_t *sp, int
                                                     FP4__CASTI(FP4__F(fp4__signs)(sp, i * FP4__W)))));
 }
 
+/* One Hadamard group of nv vectors in registers: load (converting), signs, butterflies, scale,
+ * bf16 rounding if asked, one store; the same operations as fp4__cpu_had and fp4__load_segment. */
+FP4__ALWAYS void FP4__F(fp4__had_fused)(const fp4__qctx *q, const void *src, const int nv, float *dst) {
+  FP4__VF v[32], nrm = FP4__SET1(fp4__hadamard_norm(nv * FP4__W));
+  int i, jv, h;
+  for (i = 0; i < nv; i++) {
+    if (q->dt == FP4_F32) v[i] = FP4__LDU((const float *)src + i * FP4__W);
+    else if (q->dt == FP4_BF16) v[i] = FP4__F(fp4__ldbf16)((const uint16_t *)src + i * FP4__W);
+    else v[i] = FP4__F(fp4__ldf16)((const uint16_t *)src + i * FP4__W);
+    if (q->sp) v[i] = FP4__CASTF(FP4__IXOR(FP4__CASTI(v[i]), FP4__CASTI(FP4__F(fp4__signs)(q->sp, i * FP4__W))));
+    v[i] = FP4__F(fp4__bfly)(v[i]);
+  }
+  for (h = 1; h < nv; h <<= 1)
+    for (i = 0; i < nv; i += 2 * h)
+      for (jv = i; jv < i + h; jv++) {
+        FP4__VF a = v[jv], b = v[jv + h];
+        v[jv] = FP4__ADD(a, b);
+        v[jv + h] = FP4__SUB(a, b);
+      }
+  for (i = 0; i < nv; i++) {
+    FP4__VF y = FP4__MUL(v[i], nrm);
+    if (q->bf16) y = FP4__F(fp4__bf16rt)(y);
+    FP4__STU(dst + i * FP4__W, y);
+  }
+}
+
 /* n values of quantized row r from column c0 (n a multiple of L), converted, rotated and rounded as
  * fp4__load_segment does. Returns x itself when nothing needs doing. */
 static inline const float *FP4__F(fp4__cpu_seg)(const fp4__qctx *q, int64_t r, int64_t c0, int n, float *buf) {
   int i;
+  if (q->g) {
+    const char *src = (const char *)q->x + (size_t)(r * q->ldx + c0) * fp4__dtype_size(q->dt);
+    size_t es = fp4__dtype_size(q->dt);
+    for (i = 0; i < n; i += q->g) {
+      const void *p = src + (size_t)i * es;
+      switch (q->g / FP4__W) {
+      case 1: FP4__F(fp4__had_fused)(q, p, 1, buf + i); break;
+      case 2: FP4__F(fp4__had_fused)(q, p, 2, buf + i); break;
+      case 4: FP4__F(fp4__had_fused)(q, p, 4, buf + i); break;
+      case 8: FP4__F(fp4__had_fused)(q, p, 8, buf + i); break;
+      case 16: FP4__F(fp4__had_fused)(q, p, 16, buf + i); break;
+      default: FP4__F(fp4__had_fused)(q, p, 32, buf + i); break;
+      }
+    }
+    return buf;
+  }
   if (q->dt == FP4_F32) {
     const float *s = (const float *)q->x + r * q->ldx + c0;
     if (!q->g && !q->bf16) return s;
