@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+// FP4_TEST_FLAGS: -march=native
 /*
  * train_linear.c - training in FP4: the three GEMMs of a linear layer with FP4 operands, and a
  * two-layer MLP trained with them.
@@ -32,15 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The back end: the scalar reference fp4.h, or with TL_USE_CPU the SIMD back end fp4_cpu.h (same
- * signatures with the fp4_cpu_ prefix, same bytes). TL_API: linkage of the functions below (static
- * inline, so that a file including this one may use any subset). */
-#ifdef TL_USE_CPU
-#include "fp4_cpu.h"
-#define TL_LIB(name) fp4_cpu_##name
-#else
+/* The back end: the SIMD CPU back end fp4_cpu.h (AVX2 / AVX-512 with -march=native, the line above
+ * asks the Makefile for it), or with TL_SCALAR - and always under nvcc - the scalar reference fp4.h.
+ * Same signatures up to the prefix, same bytes: the loss curves do not depend on the choice.
+ * TL_API: linkage of the functions below (static inline, so that a file including this one may use
+ * any subset). */
+#if defined(TL_SCALAR) || defined(__CUDACC__)
 #include "fp4.h"
 #define TL_LIB(name) fp4_##name
+#else
+#include "fp4_cpu.h"
+#define TL_LIB(name) fp4_cpu_##name
 #endif
 #ifndef TL_API
 #define TL_API static inline

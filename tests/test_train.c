@@ -10,7 +10,10 @@
  *     product equals the unrotated one within f32 error (and a one-sided rotation does not);
  *  5. a short training run: the Four Over Six recipe's held-out loss stays within a stated factor of
  *     the f32 run's, and both converge.
- * The digest covers the quantized operands and the W4A4 GEMM outputs (bit-exact on every build). */
+ * The recipes run on fp4_cpu.h (train_linear.c's default back end): its scalar path in the strict
+ * build, AVX2 / AVX-512 in the -march=native build. The digest covers the quantized operands, QuEST
+ * masks and W4A4 GEMM outputs, so the two builds (and -DTL_SCALAR, the reference fp4.h) must agree
+ * byte for byte. */
 #define TRAIN_LINEAR_NO_MAIN
 #include "examples/train_linear.c"
 #include "harness.h"
