@@ -162,6 +162,22 @@ static inline int fz_only_matrix_changed(const fz_buf *b, int64_t rows, int64_t 
   }
   return 1;
 }
+/* n bytes of f32 (kind 0), bf16 (1) or f16 (2) values: equal bits, or both NaN (NaN payloads are not
+ * part of the contract: which operand's NaN an add propagates differs between scalar and SIMD code). */
+static inline int fz_same_values(const uint8_t *a, const uint8_t *b, size_t n, int kind) {
+  size_t i, es = kind ? 2 : 4;
+  for (i = 0; i + es <= n; i += es) {
+    uint32_t x = 0, y = 0;
+    memcpy(&x, a + i, es);
+    memcpy(&y, b + i, es);
+    if (x == y) continue;
+    if (kind == 0 && (x & 0x7FFFFFFFu) > 0x7F800000u && (y & 0x7FFFFFFFu) > 0x7F800000u) continue;
+    if (kind == 1 && (x & 0x7FFFu) > 0x7F80u && (y & 0x7FFFu) > 0x7F80u) continue;
+    if (kind == 2 && (x & 0x7FFFu) > 0x7C00u && (y & 0x7FFFu) > 0x7C00u) continue;
+    return 0;
+  }
+  return memcmp(a + i, b + i, n - i) == 0;
+}
 static inline void fz_free(fz_buf *b) {
   if (!b->mem) return;
   FZ_CHECK(fz_guards_ok(b));

@@ -7,8 +7,15 @@
  *  - obviously invalid arguments fail, and a failing call leaves C untouched;
  *  - a succeeding call writes only the M x N elements of C (guards and ldc gaps untouched);
  *  - bf16 / f16 outputs are the RNE rounding of the f32 output computed from the same C (spec §5);
- *  - dequantization gives fp4_dequant_value(code, scale) for every element. */
+ *  - dequantization gives fp4_dequant_value(code, scale) for every element;
+ *  - fp4_cpu.h (when present) returns the same status for every call and the same bytes for
+ *    dequantization and the reproducible W4A4 GEMMs (spec §5; W4A16 may sum in another order). */
 #include "fp4.h"
+#if defined(__has_include)
+#if __has_include("fp4_cpu.h")
+#include "fp4_cpu.h"
+#endif
+#endif
 #include "fuzz.h"
 
 #define MAX_ELEMS 16384 /* per operand */
@@ -108,6 +115,18 @@ static void check_dequantize(fz *in, const operand *o) {
   st = dt == FP4_F32    ? fp4_dequantize_f32(t, (float *)y, ldy)
        : dt == FP4_BF16 ? fp4_dequantize_bf16(t, (uint16_t *)y, ldy)
                         : fp4_dequantize_f16(t, (uint16_t *)y, ldy);
+#ifdef FP4_CPU_H
+  {
+    fz_buf y2;
+    fz_alloc(&y2, yb.n, off);
+    memcpy(y2.p, yb.snap, yb.n);
+    FZ_CHECK(st == (dt == FP4_F32    ? fp4_cpu_dequantize_f32(t, (float *)y2.p, ldy)
+                    : dt == FP4_BF16 ? fp4_cpu_dequantize_bf16(t, (uint16_t *)y2.p, ldy)
+                                     : fp4_cpu_dequantize_f16(t, (uint16_t *)y2.p, ldy)));
+    FZ_CHECK(fz_same_values(y2.p, yb.p, yb.n, (int)dt));
+    fz_free(&y2);
+  }
+#endif
   if (!ycls || off % es) FZ_CHECK(st != FP4_OK);
   if (st != FP4_OK) {
     FZ_CHECK(fz_same(&yb));
@@ -158,6 +177,31 @@ static fp4_status call(int at, fp4_dtype ot, const fp4_tensor *A, const void *ac
   }
 #undef W4A16
 }
+
+#ifdef FP4_CPU_H
+static fp4_status call_cpu(int at, fp4_dtype ot, const fp4_tensor *A, const void *act, int64_t M, int64_t lda,
+                           const fp4_tensor *B, float alpha, float beta, void *C, int64_t ldc) {
+  if (at < 0) {
+    if (ot == FP4_F32) return fp4_cpu_gemm_w4a4_f32(A, B, alpha, beta, (float *)C, ldc, NULL, 0);
+    if (ot == FP4_BF16) return fp4_cpu_gemm_w4a4_bf16(A, B, alpha, beta, (uint16_t *)C, ldc, NULL, 0);
+    return fp4_cpu_gemm_w4a4_f16(A, B, alpha, beta, (uint16_t *)C, ldc, NULL, 0);
+  }
+#define W4A16(AN, AT, ON, OT) \
+  fp4_cpu_gemm_w4a16_##AN##_##ON((const AT *)act, M, lda, B, alpha, beta, (OT *)C, ldc, NULL, 0)
+  switch (at * 3 + (int)ot) {
+  case 0: return W4A16(f32, float, f32, float);
+  case 1: return W4A16(f32, float, bf16, uint16_t);
+  case 2: return W4A16(f32, float, f16, uint16_t);
+  case 3: return W4A16(bf16, uint16_t, f32, float);
+  case 4: return W4A16(bf16, uint16_t, bf16, uint16_t);
+  case 5: return W4A16(bf16, uint16_t, f16, uint16_t);
+  case 6: return W4A16(f16, uint16_t, f32, float);
+  case 7: return W4A16(f16, uint16_t, bf16, uint16_t);
+  default: return W4A16(f16, uint16_t, f16, uint16_t);
+  }
+#undef W4A16
+}
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -237,6 +281,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   must_fail = !ccls || coff % ces || !Bp || B.cls == 0 ||
               (at < 0 ? (!Ap || A.cls == 0 || A.t.format != B.t.format || A.t.cols != B.t.cols) : !acls);
   st = call(at, ot, Ap, actp, M, lda, Bp, alpha, beta, cb.p, ldc);
+#ifdef FP4_CPU_H
+  {
+    fz_buf c2;
+    fz_alloc(&c2, cb.n, coff);
+    memcpy(c2.p, cb.snap, cb.n);
+    FZ_CHECK(call_cpu(at, ot, Ap, actp, M, lda, Bp, alpha, beta, c2.p, ldc) == st);
+    if (at < 0 || st != FP4_OK) FZ_CHECK(fz_same_values(c2.p, cb.p, cb.n, (int)ot));
+    fz_free(&c2);
+  }
+#endif
   if (must_fail) FZ_CHECK(st != FP4_OK);
   if (st != FP4_OK) {
     FZ_CHECK(fz_same(&cb));

@@ -11,8 +11,15 @@
  *  - dequantize(quantize(x)) == fake_quantize(x) bit for bit, masks included;
  *  - a bf16 / f16 source gives the same bytes as its exact f32 conversion;
  *  - bf16 / f16 dequantization is the RNE rounding of the f32 dequantization;
- *  - the Hadamard transform in place equals the transform out of place. */
+ *  - the Hadamard transform in place equals the transform out of place;
+ *  - fp4_cpu.h (when present; built with -march=native its SIMD paths run) returns the same status and
+ *    writes the same bytes as fp4.h for every call. */
 #include "fp4.h"
+#if defined(__has_include)
+#if __has_include("fp4_cpu.h")
+#include "fp4_cpu.h"
+#endif
+#endif
 #include "fuzz.h"
 
 #define MAX_R 48
@@ -167,6 +174,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     y = inplace ? (float *)xb.p : (float *)fz_alloc(&yb, vy ? (size_t)yn * 4 : 64, 0);
     if (!inplace) fz_snap(&yb);
+#ifdef FP4_CPU_H
+    if (!inplace) {
+      fz_buf y2;
+      fz_alloc(&y2, yb.n, 0);
+      memcpy(y2.p, yb.snap, yb.n);
+      st = fp4_cpu_hadamard_f32((const float *)xb.p, rows, cols, ldx, (float *)y2.p, ldy, g, signs, inverse);
+      FZ_CHECK(st == fp4_hadamard_f32((const float *)xb.p, rows, cols, ldx, y, ldy, g, signs, inverse));
+      FZ_CHECK(fz_same_values(y2.p, yb.p, yb.n, 0));
+      fz_free(&y2);
+      memcpy(yb.p, yb.snap, yb.n); /* and again below, from the same start */
+    }
+#endif
     st = fp4_hadamard_f32((const float *)xb.p, rows, cols, ldx, y, ldy, g, signs, inverse);
     if (!vy || !(g == 16 || g == 32 || g == 64 || g == 128 || g == 256) || xoff % 4) FZ_CHECK(st != FP4_OK);
     if (st != FP4_OK) {
@@ -223,6 +242,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       st = fp4_fake_quantize_f32((const float *)xb.p, rows, cols, ldx, &cfg, y, ldy, want_mask ? mb.p : NULL, NULL, 0);
       if (expect_fail || !vy) FZ_CHECK(!ok_status(st));
       FZ_CHECK(fz_same(&xb));
+#ifdef FP4_CPU_H
+      {
+        fz_buf y2, m2;
+        fz_alloc(&y2, yb.n, (size_t)((uint8_t *)y - yb.mem - FZ_GUARD));
+        fz_alloc(&m2, mb.n, 0);
+        memcpy(y2.p, yb.snap, yb.n);
+        memcpy(m2.p, mb.snap, mb.n);
+        FZ_CHECK(fp4_cpu_fake_quantize_f32((const float *)xb.p, rows, cols, ldx, &cfg, (float *)y2.p, ldy,
+                                           want_mask ? m2.p : NULL, NULL, 0) == st);
+        FZ_CHECK(fz_same_values(y2.p, yb.p, yb.n, 0) && memcmp(m2.p, mb.p, mb.n) == 0);
+        fz_free(&y2);
+        fz_free(&m2);
+      }
+#endif
       if (!ok_status(st)) {
         FZ_CHECK(fz_same(&yb) && fz_same(&mb));
       } else {
@@ -256,6 +289,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         st = fp4_quantize_f16((const uint16_t *)xb.p, rows, cols, ldx, &cfg, &t, NULL, 0);
       if (expect_fail) FZ_CHECK(!ok_status(st));
       FZ_CHECK(fz_same(&xb));
+#ifdef FP4_CPU_H
+      {
+        /* the SIMD back end: same status, same bytes, same header fields */
+        fz_buf d2, s2, m2;
+        fp4_tensor t2;
+        fp4_status st2;
+        fz_alloc(&d2, db.n, 0);
+        fz_alloc(&s2, sb.n, 0);
+        fz_alloc(&m2, mb.n, 0);
+        memcpy(d2.p, db.snap, db.n);
+        memcpy(s2.p, sb.snap, sb.n);
+        memcpy(m2.p, mb.snap, mb.n);
+        fp4_tensor_init(&t2, d2.p, s2.p, layout);
+        t2.mask = want_mask ? m2.p : NULL;
+        st2 = dt == FP4_F32    ? fp4_cpu_quantize_f32((const float *)xb.p, rows, cols, ldx, &cfg, &t2, NULL, 0)
+              : dt == FP4_BF16 ? fp4_cpu_quantize_bf16((const uint16_t *)xb.p, rows, cols, ldx, &cfg, &t2, NULL, 0)
+                               : fp4_cpu_quantize_f16((const uint16_t *)xb.p, rows, cols, ldx, &cfg, &t2, NULL, 0);
+        FZ_CHECK(st2 == st);
+        FZ_CHECK(memcmp(d2.p, db.p, db.n) == 0 && memcmp(s2.p, sb.p, sb.n) == 0 && memcmp(m2.p, mb.p, mb.n) == 0);
+        FZ_CHECK(t2.rows == t.rows && t2.cols == t.cols && t2.format == t.format && t2.rule == t.rule &&
+                 memcmp(&t2.tensor_scale, &t.tensor_scale, 4) == 0 && memcmp(&t2.amax, &t.amax, 4) == 0);
+        fz_free(&d2);
+        fz_free(&s2);
+        fz_free(&m2);
+      }
+#endif
       if (!ok_status(st)) {
         FZ_CHECK(fz_same(&db) && fz_same(&sb) && fz_same(&mb));
         FZ_CHECK(memcmp(&t, &tsnap, sizeof t) == 0);
@@ -304,6 +363,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           s2 = ot == FP4_F32    ? fp4_dequantize_f32(&t, (float *)y, ldy)
                : ot == FP4_BF16 ? fp4_dequantize_bf16(&t, (uint16_t *)y, ldy)
                                 : fp4_dequantize_f16(&t, (uint16_t *)y, ldy);
+#ifdef FP4_CPU_H
+          {
+            fz_buf y2;
+            fz_alloc(&y2, yb.n, yoff);
+            memcpy(y2.p, yb.snap, yb.n);
+            FZ_CHECK(s2 == (ot == FP4_F32    ? fp4_cpu_dequantize_f32(&t, (float *)y2.p, ldy)
+                            : ot == FP4_BF16 ? fp4_cpu_dequantize_bf16(&t, (uint16_t *)y2.p, ldy)
+                                             : fp4_cpu_dequantize_f16(&t, (uint16_t *)y2.p, ldy)));
+            FZ_CHECK(fz_same_values(y2.p, yb.p, yb.n, (int)ot));
+            fz_free(&y2);
+          }
+#endif
           if (!vy || yoff % oes) FZ_CHECK(s2 != FP4_OK);
           if (s2 != FP4_OK) FZ_CHECK(fz_same(&yb));
           else {
