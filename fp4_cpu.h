@@ -30,6 +30,15 @@
  * Threading: every kernel runs on a row range (quantize: rows of the quantized tensor; dequantize:
  * rows; GEMM: output columns n, i.e. rows of B), so callers can use their own pool; compiled with
  * -fopenmp the whole-tensor entry points split their work with OpenMP (no other dependency).
+ * Stack: the W4A4 GEMM keeps its operand tiles on the stack (about 60 KB with AVX2, 100 KB with
+ * AVX-512 per call), the rest a few KB; threads with small stacks should call the scalar variants.
+ *
+ * Exactness: quantize, dequantize, fake quantize, Hadamard and the W4A4 GEMM give fp4.h's bytes on
+ * every path (spec §5's reproducible W4A4: lanes are output columns, each summing its blocks in K
+ * order). The W4A16 GEMMs use fp32 FMA with their own summation order: within spec §5's bound
+ * (relative Frobenius error 1e-5 against float64), not bit-identical to fp4.h.
+ * NaN payloads: fp4_cpu_hadamard_f32 of a NaN input may carry a different NaN payload than fp4.h
+ * (non-finite blocks in quantization are defined by spec §4 and are identical).
  */
 #if !defined(FP4__CPU_BODY)
 #ifndef FP4_CPU_H
@@ -752,6 +761,7 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 #define FP4__KC 256
 #define FP4__NP 4
 #define FP4__MB 128
+#define FP4__W4A16_KC 512 /* W4A16 with M > 4: weight elements decoded at a time */
 #define FP4__CPU_CAT2(a, b) a##_##b
 #define FP4__CPU_CAT(a, b) FP4__CPU_CAT2(a, b)
 #define FP4__F(name) FP4__CPU_CAT(name, FP4__ISA)
@@ -1846,10 +1856,85 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_row)(const void *A, const fp4_dtype at, int64
   for (mm = 0; mm < mr; mm++) out[mm] = FP4__F(fp4__hsum)(FP4__ADD(acc[mm][0], acc[mm][1]));
 }
 
+/* Decode weights [k0, k0 + nk) of row n, times their block scales, into w (nk a multiple of 32). */
+static inline void FP4__F(fp4__w4a16_decode)(const fp4_tensor *B, int64_t n, int64_t k0, int nk, float *w) {
+  const int blk = fp4_format_block(B->format), mx = B->format == FP4_MXFP4;
+  const uint8_t *bq = B->data + n * (B->cols / 2);
+  uint8_t sc[FP4__W4A16_KC / 16];
+  int k, v;
+  fp4__cpu_row_scales(B, n, k0 / blk, nk / blk, sc);
+  for (k = 0; k < nk; k += 32) {
+    FP4__VI c[32 / FP4__W];
+    FP4__F(fp4__unpack32)(bq + (k0 + k) / 2, c);
+    for (v = 0; v < 32 / FP4__W; v++) {
+      uint8_t s = sc[(k + v * FP4__W) / blk];
+      FP4__STU(w + k + v * FP4__W,
+               FP4__MUL(FP4__F(fp4__e2m1f)(c[v]), FP4__SET1(mx ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s))));
+    }
+  }
+}
+
+/* part[0 .. mr) = dot(A rows m0 .. at columns k0 .., decoded weights w[0 .. nk)); mr constant. */
+FP4__ALWAYS void FP4__F(fp4__w4a16_dot)(const void *A, const fp4_dtype at, int64_t lda, int64_t m0, const int mr,
+                                        const float *w, int64_t k0, int nk, float *part) {
+  FP4__VF acc[4][2];
+  int k, mm;
+  for (mm = 0; mm < 4; mm++) acc[mm][0] = acc[mm][1] = FP4__SET1(0.0f);
+  for (k = 0; k < nk; k += 2 * FP4__W) {
+    FP4__VF w0 = FP4__LDU(w + k), w1 = FP4__LDU(w + k + FP4__W);
+    for (mm = 0; mm < mr; mm++) {
+      acc[mm][0] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k0 + k), w0, acc[mm][0]);
+      acc[mm][1] = FP4__FMA(FP4__F(fp4__lda)(A, at, (m0 + mm) * lda + k0 + k + FP4__W), w1, acc[mm][1]);
+    }
+  }
+  for (mm = 0; mm < mr; mm++) part[mm] = FP4__F(fp4__hsum)(FP4__ADD(acc[mm][0], acc[mm][1]));
+}
+
+/* M > 4 rows (up to 64): K chunks outer, a tile of up to 32 weight rows inner, so that the chunk
+ * of A (M x FP4__W4A16_KC values) is read from cache by every row of the tile; each weight chunk is
+ * decoded once and used by every row of A, 4 rows at a time. sum: [32][64] partial sums. */
+FP4__ALWAYS void FP4__F(fp4__w4a16_many)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
+                                         const fp4_tensor *B, int64_t n0, int nt, float (*sum)[64]) {
+  float w[FP4__W4A16_KC];
+  int64_t k0, K = B->cols, m0;
+  int mm, i;
+  for (i = 0; i < nt; i++)
+    for (m0 = 0; m0 < M; m0++) sum[i][m0] = 0.0f;
+  for (k0 = 0; k0 < K; k0 += FP4__W4A16_KC) {
+    const int nk = K - k0 < FP4__W4A16_KC ? (int)(K - k0) : FP4__W4A16_KC;
+    for (i = 0; i < nt; i++) {
+      FP4__F(fp4__w4a16_decode)(B, n0 + i, k0, nk, w);
+      for (m0 = 0; m0 < M; m0 += 4) {
+        const int mr = M - m0 < 4 ? (int)(M - m0) : 4;
+        float part[4];
+        if (mr == 4) FP4__F(fp4__w4a16_dot)(A, at, lda, m0, 4, w, k0, nk, part);
+        else if (mr == 3) FP4__F(fp4__w4a16_dot)(A, at, lda, m0, 3, w, k0, nk, part);
+        else if (mr == 2) FP4__F(fp4__w4a16_dot)(A, at, lda, m0, 2, w, k0, nk, part);
+        else FP4__F(fp4__w4a16_dot)(A, at, lda, m0, 1, w, k0, nk, part);
+        for (mm = 0; mm < mr; mm++) sum[i][m0 + mm] += part[mm];
+      }
+    }
+  }
+}
+
 FP4__ALWAYS void FP4__F(fp4__w4a16_cols)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
                                          const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
                                          int64_t ldc, int64_t nb, int64_t ne) {
   int64_t n, m0;
+  if (M > 4 && M <= 64 && B->cols % 32 == 0) {
+    float sum[32][64];
+    for (n = nb; n < ne; n += 32) {
+      const int nt = ne - n < 32 ? (int)(ne - n) : 32;
+      int i;
+      FP4__F(fp4__w4a16_many)(A, at, M, lda, B, n, nt, sum);
+      for (i = 0; i < nt; i++)
+        for (m0 = 0; m0 < M; m0++)
+          fp4__store(C, ct, m0 * ldc + n + i,
+                     fp4_gemm_epilogue(alpha_eff, sum[i][m0], beta,
+                                       beta != 0.0f ? fp4__load(C, ct, m0 * ldc + n + i) : 0.0f));
+    }
+    return;
+  }
   for (n = nb; n < ne; n++)
     for (m0 = 0; m0 < M; m0 += 4) {
       int mr = M - m0 < 4 ? (int)(M - m0) : 4, mm;

@@ -473,12 +473,22 @@ static void test_w4a16(void) {
   for (it = 0; it < 30; it++) {
     fp4_format f = h_rand() & 1 ? FP4_NVFP4 : FP4_MXFP4;
     int blk = fp4_format_block(f);
-    int64_t M = 1 + rnd(it < 10 ? 3 : 17), N = 1 + rnd(90), K = blk * (1 + rnd(it == 0 ? 1024 : 40)), lda = K + rnd(3), m, n, k;
+    int64_t M = 1 + rnd(it < 10 ? 3 : 17), N = 1 + rnd(90), K = blk * (1 + rnd(it == 0 ? 1024 : 40)), lda, m, n, k;
     qmat B;
-    float *w = (float *)malloc((size_t)(N * K) * 4), *c = (float *)malloc((size_t)(M * N) * 4);
-    void *a = malloc((size_t)(M * lda) * 4 + 4);
-    double *ref = (double *)malloc((size_t)(M * N) * 8);
-    uint16_t *c16 = (uint16_t *)malloc((size_t)(M * N) * 2);
+    float *w, *c;
+    void *a;
+    double *ref;
+    uint16_t *c16;
+    if (it == 1) { /* several rows over more than one decoded chunk of the weight row */
+      M = 5 + rnd(12);
+      K = 4096 + 64 * (1 + rnd(8));
+    }
+    lda = K + rnd(3);
+    w = (float *)malloc((size_t)(N * K) * 4);
+    c = (float *)malloc((size_t)(M * N) * 4);
+    a = malloc((size_t)(M * lda) * 4 + 4);
+    ref = (double *)malloc((size_t)(M * N) * 8);
+    c16 = (uint16_t *)malloc((size_t)(M * N) * 2);
     qmat_make(&B, f, f == FP4_NVFP4 ? FP4_NV_6 : FP4_MX_OCP, N, K, rnd(2) ? FP4_LAYOUT_LINEAR : FP4_LAYOUT_SWIZZLED, 1.0);
     CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.t, w, K));
     for (at = 0; at < 3; at++) {
