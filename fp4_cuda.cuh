@@ -184,6 +184,7 @@ template <int N> static __device__ __forceinline__ uint32_t fp4__cuda_lane_signs
 template <int N>
 static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g, const uint32_t *sp, int inverse,
                                                                 int pos) {
+  static_assert(N == 16 || N == 32, "one thread holds 16 or 32 values");
   float n = fp4__hadamard_norm(g);
   uint32_t sg = fp4__cuda_lane_signs<N>(sp, g, pos);
   if (!inverse) {
@@ -192,7 +193,8 @@ static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g,
       if ((sg >> i) & 1u) v[i] = -v[i];
   }
 #pragma unroll
-  for (int h = 1; h < N; h <<= 1) {
+  for (int st = 0; st < (N == 32 ? 5 : 4); st++) { /* h = 1, 2, 4, ... < N, a constant trip count */
+    const int h = 1 << st;
     if (h < g) {
 #pragma unroll
       for (int i = 0; i < N; i += 2 * h)
@@ -281,20 +283,30 @@ static __device__ __forceinline__ float fp4__cuda_amax(const fp4__cuda_qparams &
  * order-free, so the atomicMax on the float bits (non-negative floats order like their bits) is
  * deterministic. One thread per block of BLK values, as in the quantize kernel. */
 template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
-  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  int valid = b < p.R * p.nbr;
-  int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0;
-  int lpg = p.g > BLK ? p.g / BLK : 1;
-  float v[BLK];
+  __shared__ uint32_t red[8];
+  const int64_t total = p.R * p.nbr, stride = (int64_t)gridDim.x * blockDim.x;
+  const int lpg = p.g > BLK ? p.g / BLK : 1, lane = threadIdx.x & 31;
   uint32_t m = 0;
-  fp4__cuda_load_block<BLK>(p, r, cb * BLK, valid, (int)(cb % lpg), v);
+  /* grid-stride over blocks; the loop bound is uniform over the warp (Hadamard shuffles inside) */
+  for (int64_t base = (int64_t)blockIdx.x * blockDim.x + (threadIdx.x & ~31); base < total; base += stride) {
+    int64_t b = base + lane;
+    int valid = b < total;
+    int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0;
+    float v[BLK];
+    fp4__cuda_load_block<BLK>(p, r, cb * BLK, valid, (int)(cb % lpg), v);
 #pragma unroll
-  for (int i = 0; i < BLK; i++) {
-    uint32_t a = __float_as_uint(v[i]) & 0x7FFFFFFFu;
-    if (a < 0x7F800000u && a > m) m = a;
+    for (int i = 0; i < BLK; i++) {
+      uint32_t a = __float_as_uint(v[i]) & 0x7FFFFFFFu;
+      if (a < 0x7F800000u && a > m) m = a;
+    }
   }
   m = __reduce_max_sync(0xFFFFFFFFu, m);
-  if ((threadIdx.x & 31) == 0 && m) atomicMax(&p.info->amax_bits, m);
+  if (lane == 0) red[threadIdx.x >> 5] = m;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) m = red[w] > m ? red[w] : m;
+    if (m) atomicMax(&p.info->amax_bits, m); /* one atomic per CTA */
+  }
 }
 
 /* Tensor scale context on the device; returns 0 (and flags FP4_ERR_RANGE) when the amax is unusable. */
@@ -356,8 +368,12 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_q
 
 /* The 1D quantizer: one thread per block of BLK values (BLK = 16: NVFP4, 32: MXFP4), the block
  * functions of fp4.h doing the rounding. Threads of one Hadamard group are consecutive lanes. */
-template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_kernel(fp4__cuda_qparams p) {
+template <int BLK, int RK, int SR>
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_kernel(fp4__cuda_qparams p) {
+  /* RK: MXFP4, the rule (a constant, so only its path is compiled); NVFP4, 0 for one candidate and 1
+   * for the 4/6 rules. SR: stochastic rounding. Fewer live paths, fewer registers, more warps. */
   constexpr int NV = BLK == 16;
+  const fp4_rule rule = NV ? p.rule : (fp4_rule)RK;
   int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   int valid = b < p.R * p.nbr, bad;
   int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0, c0 = cb * BLK;
@@ -366,8 +382,9 @@ template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_ke
   float v[BLK];
   uint8_t pq[BLK / 2], s, mk[4];
   if (!fp4__cuda_scale_ctx(p, NV, &ts)) return; /* uniform over the grid */
+  if (NV && RK == 0) ts.metric = 0;
   fp4__cuda_load_block<BLK>(p, r, c0, valid, (int)(cb % lpg), v);
-  if (p.sr) {
+  if (SR) {
     uint32_t r0[BLK], r1[BLK], w[4];
 #pragma unroll
     for (int i = 0; i < BLK; i++) {
@@ -377,11 +394,11 @@ template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_ke
       r1[i] = w[1];
     }
     if (NV) s = fp4_nv_quantize_block(v, &ts, r0, r1, pq);
-    else s = fp4_mx_quantize_block(v, p.rule, r0, r1, pq, p.mask ? mk : (uint8_t *)0);
+    else s = fp4_mx_quantize_block(v, rule, r0, r1, pq, p.mask ? mk : (uint8_t *)0);
   } else if (NV) {
     s = fp4_nv_quantize_block(v, &ts, (const uint32_t *)0, (const uint32_t *)0, pq);
   } else {
-    s = fp4_mx_quantize_block(v, p.rule, (const uint32_t *)0, (const uint32_t *)0, pq, p.mask ? mk : (uint8_t *)0);
+    s = fp4_mx_quantize_block(v, rule, (const uint32_t *)0, (const uint32_t *)0, pq, p.mask ? mk : (uint8_t *)0);
   }
   bad = valid && (NV ? (s & 0x7Fu) == 0x7Fu : s == 0xFFu);
   if (__any_sync(0xFFFFFFFFu, bad) && (threadIdx.x & 31) == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
@@ -577,7 +594,9 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
     int64_t nblk = p.R * p.nbr;
     unsigned grid = fp4__cuda_grid(nblk, threads);
     if (nv && !p.has_amax) {
-      fp4__cuda_amax_kernel<16><<<grid, threads, 0, stream>>>(p);
+      int dev = 0, sms = 132;
+      if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+      fp4__cuda_amax_kernel<16><<<grid < (unsigned)sms * 8u ? grid : (unsigned)sms * 8u, threads, 0, stream>>>(p);
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
     if (k->t && k->layout == FP4_LAYOUT_SWIZZLED) {
@@ -591,10 +610,22 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
       dim3 grid2((unsigned)(p.C / L), (unsigned)((p.R + 15) / 16));
       if (grid2.y > 65535u) return FP4_ERR_OVERFLOW;
       fp4__cuda_quantize_2d_kernel<<<grid2, threads2, smem, stream>>>(p);
-    } else if (nv) {
-      fp4__cuda_quantize_kernel<16><<<grid, threads, 0, stream>>>(p);
     } else {
-      fp4__cuda_quantize_kernel<32><<<grid, threads, 0, stream>>>(p);
+#define FP4__QK(BLK, RK)                                                                   \
+  do {                                                                                     \
+    if (p.sr) fp4__cuda_quantize_kernel<BLK, RK, 1><<<grid, threads, 0, stream>>>(p);      \
+    else fp4__cuda_quantize_kernel<BLK, RK, 0><<<grid, threads, 0, stream>>>(p);           \
+  } while (0)
+      switch (nv ? (int)FP4_RULE_COUNT + (fp4_nv_scale_make(rule, 1.0f).metric != 0) : (int)rule) {
+      case FP4_MX_OCP: FP4__QK(32, FP4_MX_OCP); break;
+      case FP4_MX_CEIL: FP4__QK(32, FP4_MX_CEIL); break;
+      case FP4_MX_ABSMAX3: FP4__QK(32, FP4_MX_ABSMAX3); break;
+      case FP4_MX_QUEST: FP4__QK(32, FP4_MX_QUEST); break;
+      case FP4_MX_ADAPTIVE: FP4__QK(32, FP4_MX_ADAPTIVE); break;
+      case FP4_RULE_COUNT: FP4__QK(16, 0); break;
+      default: FP4__QK(16, 1); break;
+      }
+#undef FP4__QK
     }
   }
   return fp4__cuda_launched();
@@ -904,9 +935,10 @@ template <int AT> static __device__ __forceinline__ void fp4__cuda_act8(const vo
 }
 
 /* Per-block factors (see the banner): w = (w_tiny * f1) [* f2 when big]. */
-template <int NV> static __device__ __forceinline__ void fp4__cuda_factor(uint8_t s, float *f1, float *f2, int *big) {
+template <int NV>
+static __device__ __forceinline__ void fp4__cuda_factor(uint8_t s, float *f1, float *f2, int *big, const float *lut) {
   if (NV) {
-    *f1 = __fmul_rn(fp4_e4m3_to_float(s), 1.2676506002282294e30f); /* s * 2^100, exact */
+    *f1 = lut[s]; /* e4m3(s) * 2^100, exact (table in shared memory) */
     *f2 = 1.0f;
     *big = 0;
   } else if (s == 0xFFu) {
@@ -943,10 +975,15 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv_kernel(f
   const int lane = threadIdx.x & 31;
   const int64_t warp = (int64_t)blockIdx.x * FP4__GEMV_WARPS + (threadIdx.x >> 5);
   const int64_t ngroups = (p.N + R - 1) / R;
-  if (warp >= ngroups * p.nsplit) return; /* whole warps leave together */
   const int64_t grp = warp / p.nsplit, split = warp % p.nsplit, n0 = grp * R;
   const int64_t kc = p.K / 32, c_begin = split * p.cps, c_end = c_begin + p.cps < kc ? c_begin + p.cps : kc;
   const int64_t rowb = p.K / 2;
+  __shared__ float lut[NV ? 256 : 1];
+  if (NV) {
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) lut[i] = __fmul_rn(fp4_e4m3_to_float((uint8_t)i), 1.2676506002282294e30f);
+    __syncthreads();
+  }
+  if (warp >= ngroups * p.nsplit) return; /* whole warps leave together, after the barrier */
   const uint8_t *brow[R];
   int64_t nrow[R];
   float acc[R][MT];
@@ -988,8 +1025,8 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv_kernel(f
       int big[R][2], anybig = 0;
 #pragma unroll
       for (int r = 0; r < R; r++) {
-        fp4__cuda_factor<NV>((uint8_t)(sv[u][r] & 0xFFu), &f1[r][0], &f2[r][0], &big[r][0]);
-        if (NV) fp4__cuda_factor<NV>((uint8_t)(sv[u][r] >> 8), &f1[r][1], &f2[r][1], &big[r][1]);
+        fp4__cuda_factor<NV>((uint8_t)(sv[u][r] & 0xFFu), &f1[r][0], &f2[r][0], &big[r][0], lut);
+        if (NV) fp4__cuda_factor<NV>((uint8_t)(sv[u][r] >> 8), &f1[r][1], &f2[r][1], &big[r][1], lut);
         else {
           f1[r][1] = f1[r][0];
           f2[r][1] = f2[r][0];
