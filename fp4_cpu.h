@@ -54,24 +54,53 @@
 #ifndef FP4_CPU_SELF
 #define FP4_CPU_SELF "fp4_cpu.h"
 #endif
-#if !defined(FP4_NO_AVX2) && defined(__AVX2__) && defined(__F16C__)
+/* FP4_CPU_DISPATCH: (gcc / clang, x86) also compile the AVX2 and AVX-512 (+VNNI) paths when the
+ *                    compiler does not target them, through target attributes, and let the
+ *                    unsuffixed entry points pick the best path the running CPU supports (CPUID and
+ *                    XGETBV on every call; no global state). */
+#if defined(FP4_CPU_DISPATCH) && (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define FP4__DISPATCH 1
+#else
+#define FP4__DISPATCH 0
+#endif
+#if !defined(FP4_NO_AVX2) && ((defined(__AVX2__) && defined(__F16C__)) || FP4__DISPATCH)
 #define FP4_CPU_HAVE_AVX2 1
 #else
 #define FP4_CPU_HAVE_AVX2 0
 #endif
-#if !defined(FP4_NO_AVX512) && FP4_CPU_HAVE_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__) && \
-    defined(__AVX512VL__)
+#if !defined(FP4_NO_AVX512) && FP4_CPU_HAVE_AVX2 &&                                                  \
+    ((defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)) || FP4__DISPATCH)
 #define FP4_CPU_HAVE_AVX512 1
 #else
 #define FP4_CPU_HAVE_AVX512 0
 #endif
-#if FP4_CPU_HAVE_AVX512 && defined(__AVX512VNNI__)
+#if FP4_CPU_HAVE_AVX512 && (defined(__AVX512VNNI__) || FP4__DISPATCH)
 #define FP4_CPU_HAVE_VNNI 1
 #else
 #define FP4_CPU_HAVE_VNNI 0
 #endif
 #if FP4_CPU_HAVE_AVX2
 #include <immintrin.h>
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+/* Target regions for the per-ISA code (empty unless FP4_CPU_DISPATCH). */
+#if FP4__DISPATCH && defined(__clang__)
+#define FP4__TARGET_AVX2 \
+  _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c\"))), apply_to = function)")
+#define FP4__TARGET_AVX512 \
+  _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni\"))), apply_to = function)")
+#define FP4__TARGET_END _Pragma("clang attribute pop")
+#elif FP4__DISPATCH
+#define FP4__TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c\")")
+#define FP4__TARGET_AVX512 \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni\")")
+#define FP4__TARGET_END _Pragma("GCC pop_options")
+#else
+#define FP4__TARGET_AVX2
+#define FP4__TARGET_AVX512
+#define FP4__TARGET_END
 #endif
 
 /* X(NAME, suffix): the instruction-set paths, best last */
@@ -92,7 +121,9 @@ typedef enum fp4_cpu_isa {
 } fp4_cpu_isa;
 
 #ifndef FP4_CPU_FORCE_ISA
-#if FP4_CPU_HAVE_AVX512
+#if FP4__DISPATCH
+#define FP4_CPU_FORCE_ISA fp4_cpu_isa_best()
+#elif FP4_CPU_HAVE_AVX512
 #define FP4_CPU_FORCE_ISA FP4_CPU_AVX512
 #elif FP4_CPU_HAVE_AVX2
 #define FP4_CPU_FORCE_ISA FP4_CPU_AVX2
@@ -105,6 +136,10 @@ typedef enum fp4_cpu_isa {
 /* fp4_cpu_isa_name; fp4_cpu_isa_compiled(isa): is that path in this build (scalar always is). */
 FP4_API const char *fp4_cpu_isa_name(fp4_cpu_isa isa);
 FP4_API int fp4_cpu_isa_compiled(fp4_cpu_isa isa);
+/* fp4_cpu_isa_supported(isa): does the running CPU (and OS) support that path (CPUID, XGETBV);
+ * fp4_cpu_isa_best(): the best path both compiled in and supported. */
+FP4_API int fp4_cpu_isa_supported(fp4_cpu_isa isa);
+FP4_API fp4_cpu_isa fp4_cpu_isa_best(void);
 /* The same tensor API as fp4.h (spec §4, §5), prefixed fp4_cpu_:
  *   fp4_cpu_quantize_{f32,bf16,f16}, fp4_cpu_dequantize_{f32,bf16,f16}, fp4_cpu_fake_quantize_f32,
  *   fp4_cpu_hadamard_f32, fp4_cpu_gemm_w4a4_{f32,bf16,f16}, fp4_cpu_gemm_w4a16_{f32,bf16,f16}_{f32,bf16,f16},
@@ -132,6 +167,7 @@ FP4_API int fp4_cpu_isa_compiled(fp4_cpu_isa isa);
  * re-included per ISA. FP4__W: lanes of fp32. Float products that feed an add pass through
  * FP4__VBAR (an empty asm) so that no compiler contracts them into an FMA (STYLE: float discipline). */
 #if FP4_CPU_HAVE_AVX2
+FP4__TARGET_AVX2
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -289,9 +325,11 @@ static inline __m256i fp4__macfin_avx2(__m256i acc) { return _mm256_madd_epi16(a
 #ifdef __cplusplus
 }
 #endif
+FP4__TARGET_END
 #endif /* FP4_CPU_HAVE_AVX2 */
 
 #if FP4_CPU_HAVE_AVX512
+FP4__TARGET_AVX512
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -424,6 +462,7 @@ static inline __m512i fp4__macfin_avx512(__m512i acc) {
 #ifdef __cplusplus
 }
 #endif
+FP4__TARGET_END
 #endif /* FP4_CPU_HAVE_AVX512 */
 
 /* ==== common ==== */
@@ -444,6 +483,32 @@ FP4_API const char *fp4_cpu_isa_name(fp4_cpu_isa isa) {
 FP4_API int fp4_cpu_isa_compiled(fp4_cpu_isa isa) {
   return isa == FP4_CPU_SCALAR || (isa == FP4_CPU_AVX2 && FP4_CPU_HAVE_AVX2) ||
          (isa == FP4_CPU_AVX512 && FP4_CPU_HAVE_AVX512);
+}
+
+FP4_API int fp4_cpu_isa_supported(fp4_cpu_isa isa) {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  unsigned a, b, c, d, lo, hi;
+  unsigned long long xcr0;
+  int avx2, avx512;
+  if (isa == FP4_CPU_SCALAR) return 1;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  if (!(c & (1u << 27)) || !(c & (1u << 28)) || !(c & (1u << 12)) || !(c & (1u << 29))) return 0; /* OSXSAVE AVX FMA F16C */
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  xcr0 = ((unsigned long long)hi << 32) | lo;
+  if ((xcr0 & 6u) != 6u || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  avx2 = (b >> 5) & 1u;
+  avx512 = avx2 && (xcr0 & 0xE6u) == 0xE6u && ((b >> 16) & 1u) && ((b >> 30) & 1u) && ((b >> 31) & 1u) &&
+           (!FP4_CPU_HAVE_VNNI || ((c >> 11) & 1u)); /* F, BW, VL (and VNNI when compiled in) */
+  return isa == FP4_CPU_AVX2 ? avx2 : isa == FP4_CPU_AVX512 ? avx512 : 0;
+#else
+  return isa == FP4_CPU_SCALAR;
+#endif
+}
+
+FP4_API fp4_cpu_isa fp4_cpu_isa_best(void) {
+  if (FP4_CPU_HAVE_AVX512 && fp4_cpu_isa_supported(FP4_CPU_AVX512)) return FP4_CPU_AVX512;
+  if (FP4_CPU_HAVE_AVX2 && fp4_cpu_isa_supported(FP4_CPU_AVX2)) return FP4_CPU_AVX2;
+  return FP4_CPU_SCALAR;
 }
 
 /* A validated quantization: fp4.h's context and sink, and whether the vector path applies. */
@@ -731,6 +796,7 @@ FP4_API void fp4__cpu_w4a16_scalar(const void *A, fp4_dtype at, int64_t M, int64
 }
 
 #if FP4_CPU_HAVE_AVX2
+FP4__TARGET_AVX2
 /* Decode nbytes packed codes (a multiple of 8) into 2 * nbytes bytes through a 16-entry table. */
 static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst, __m128i lut) {
   int i;
@@ -745,6 +811,7 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
     _mm_storeu_si128((__m128i *)(dst + 2 * i), _mm_shuffle_epi8(lut, lo));
   }
 }
+FP4__TARGET_END
 #endif
 
 #ifdef __cplusplus
@@ -799,7 +866,9 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 #define FP4__CVTI(v) _mm256_cvtepi32_ps(v)
 #define FP4__BCAST4(p) _mm256_set1_epi32(fp4__ld32(p))
 #define FP4__VBAR(v) __asm__("" : "+x"(v))
+FP4__TARGET_AVX2
 #include FP4_CPU_SELF
+FP4__TARGET_END
 #undef FP4__CPU_BODY
 #undef FP4__ISA
 #undef FP4__W
@@ -859,7 +928,9 @@ static inline void fp4__cpu_decode(const uint8_t *src, int nbytes, uint8_t *dst,
 #define FP4__CVTI(v) _mm512_cvtepi32_ps(v)
 #define FP4__BCAST4(p) _mm512_set1_epi32(fp4__ld32(p))
 #define FP4__VBAR(v) __asm__("" : "+v"(v))
+FP4__TARGET_AVX512
 #include FP4_CPU_SELF
+FP4__TARGET_END
 #undef FP4__CPU_BODY
 #undef FP4__ISA
 #undef FP4__W

@@ -559,12 +559,15 @@ int main(void) {
   int it;
   h_rand_state = h_seed();
   isas[n_isa++] = FP4_CPU_SCALAR;
+  /* the paths compiled in that this CPU runs (FP4_CPU_DISPATCH builds compile them all) */
 #if FP4_CPU_HAVE_AVX2
-  isas[n_isa++] = FP4_CPU_AVX2;
+  if (fp4_cpu_isa_supported(FP4_CPU_AVX2)) isas[n_isa++] = FP4_CPU_AVX2;
 #endif
 #if FP4_CPU_HAVE_AVX512
-  isas[n_isa++] = FP4_CPU_AVX512;
+  if (fp4_cpu_isa_supported(FP4_CPU_AVX512)) isas[n_isa++] = FP4_CPU_AVX512;
 #endif
+  CHECK(fp4_cpu_isa_compiled(FP4_CPU_FORCE_ISA));
+  CHECK(fp4_cpu_isa_supported(FP4_CPU_FORCE_ISA));
   for (it = 0; it < n_isa; it++) fprintf(stderr, "path: %s\n", fp4_cpu_isa_name(isas[it]));
   /* a sweep of the vector path: every rule x input type x Hadamard group */
   {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # fp4_cpu.h with instruction-set flags (tests/run.sh compiles the headers without any): the header as
 # C99, C11 and C++17 with gcc and clang at -Wall -Wextra -Wpedantic -Werror with no ISA flags, with
-# AVX2 (-mavx2 -mfma -mf16c), with AVX-512 (F, BW, VL, VNNI, VBMI) and with AVX-512 minus VNNI; then
+# AVX2 (-mavx2 -mfma -mf16c), with AVX-512 (F, BW, VL, VNNI, VBMI), with AVX-512 minus VNNI and with
+# FP4_CPU_DISPATCH (runtime dispatch through target attributes); then
 # tests/test_cpu.c built for AVX-512 (run only where the CPU has it) and with -fopenmp.
 # Ends with "N passed, N failed".
 set -u
@@ -16,7 +17,7 @@ WARN="-Wall -Wextra -Wpedantic -Werror"
 A512="-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vbmi"
 compilers="gcc g++"
 command -v clang >/dev/null 2>&1 && compilers="$compilers clang clang++"
-for isa in "" "-mavx2 -mfma -mf16c" "$A512" "$A512 -mno-avx512vnni"; do
+for isa in "" "-mavx2 -mfma -mf16c" "$A512" "$A512 -mno-avx512vnni" "-DFP4_CPU_DISPATCH" "-mavx2 -mfma -mf16c -DFP4_CPU_DISPATCH"; do
   for cc in $compilers; do
     case $cc in *++) stds="c++17"; lang=c++ ;; *) stds="c99 c11"; lang=c ;; esac
     for std in $stds; do
