@@ -699,8 +699,8 @@ FP4_API int fp4__cpu_q2d_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
             for (inner = 0; inner < ni; inner++) {
               int ii = q->transpose ? inner : outer, j2 = q->transpose ? outer : inner;
               float x = v[ii][tcol + j2];
-              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, r0[ii][tcol + j2]), v6);
-              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, r1[ii][tcol + j2]), v4);
+              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, q->sr ? r0[ii][tcol + j2] : 0u), v6);
+              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, q->sr ? r1[ii][tcol + j2] : 0u), v4);
             }
           four = e4 < e6;
         }
@@ -708,7 +708,7 @@ FP4_API int fp4__cpu_q2d_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
         inv = fp4_nv_inv(&q->ts, s);
         for (i = 0; i < nr; i++) {
           for (jj = 0; jj < 16; jj++)
-            c[jj] = fp4_nv_code(v[i][tcol + jj], inv, q->sr, four ? r1[i][tcol + jj] : r0[i][tcol + jj]);
+            c[jj] = fp4_nv_code(v[i][tcol + jj], inv, q->sr, !q->sr ? 0u : four ? r1[i][tcol + jj] : r0[i][tcol + jj]);
           fp4__pack(c, 16, pq);
           fp4__emit(q, k, rs + i, c0 + tcol, pq, s);
         }
