@@ -805,6 +805,7 @@ FP4_API fp4_quant_config fp4_config_default(fp4_format f) {
 }
 
 FP4_API void fp4_tensor_init(fp4_tensor *t, uint8_t *data, uint8_t *scales, fp4_layout layout) {
+  if (!t) return;
   memset(t, 0, sizeof *t);
   t->tensor_scale = 1.0f;
   t->data = data;
@@ -812,10 +813,19 @@ FP4_API void fp4_tensor_init(fp4_tensor *t, uint8_t *data, uint8_t *scales, fp4_
   t->scale_layout = layout;
 }
 
-FP4_API size_t fp4_data_bytes(int64_t rows, int64_t cols) { return (size_t)(rows * (cols / 2)); }
-FP4_API size_t fp4_mask_bytes(int64_t rows, int64_t cols) { return (size_t)(rows * (cols / 8)); }
+/* Byte counts; 0 for sizes that no call accepts (non-positive, or rows * cols beyond 2^56). */
+FP4_API int fp4__dims_valid(int64_t rows, int64_t cols) {
+  return rows > 0 && cols > 0 && rows <= ((int64_t)1 << 56) / cols;
+}
+FP4_API size_t fp4_data_bytes(int64_t rows, int64_t cols) {
+  return fp4__dims_valid(rows, cols) ? (size_t)(rows * (cols / 2)) : 0;
+}
+FP4_API size_t fp4_mask_bytes(int64_t rows, int64_t cols) {
+  return fp4__dims_valid(rows, cols) ? (size_t)(rows * (cols / 8)) : 0;
+}
 FP4_API size_t fp4_scale_bytes(fp4_format f, int64_t rows, int64_t cols, fp4_layout layout) {
   int64_t sc = cols / fp4_format_block(f);
+  if (!fp4__dims_valid(rows, cols) || (unsigned)f >= FP4_FORMAT_COUNT) return 0;
   if (layout == FP4_LAYOUT_SWIZZLED) return (size_t)((rows + 127) / 128 * 128 * ((sc + 3) / 4 * 4));
   return (size_t)(rows * sc);
 }
