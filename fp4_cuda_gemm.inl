@@ -135,29 +135,71 @@ static __device__ __forceinline__ void fp4__cuda_gemm_cp_wait(void) {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+/* Byte permute (PTX prmt, default mode, selectors 0..7): byte n of the result is byte s[4n+2:4n] of
+ * {y:x}. Host twin for the tests. */
+static __host__ __device__ __forceinline__ uint32_t fp4__cuda_gemm_prmt(uint32_t x, uint32_t y, uint32_t s) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(x, y, s);
+#else
+  uint64_t v = ((uint64_t)y << 32) | x;
+  uint32_t r = 0;
+  for (int n = 0; n < 4; n++) r |= (uint32_t)((v >> (8 * ((s >> (4 * n)) & 7u))) & 0xFFu) << (8 * n);
+  return r;
+#endif
+}
+
 /* 4 E2M1 codes (code i in bits 4i..4i+3) -> 4 int8 holding 2 * value (spec §5's c). Two 8-entry table
  * permutes give the positive and the negative candidates; a third picks per byte by the sign bit. */
-static __device__ __forceinline__ uint32_t fp4__cuda_gemm_e2m1x4_s8(uint32_t x) {
+static __host__ __device__ __forceinline__ uint32_t fp4__cuda_gemm_e2m1x4_s8(uint32_t x) {
   uint32_t sel = x & 0x7777u;
-  uint32_t pos = __byte_perm(0x03020100u, 0x0C080604u, sel);  /* 0 1 2 3 4 6 8 12 */
-  uint32_t neg = __byte_perm(0xFDFEFF00u, 0xF4F8FAFCu, sel);  /* the negatives */
-  return __byte_perm(pos, neg, 0x3210u | ((x & 0x8888u) >> 1));
+  uint32_t pos = fp4__cuda_gemm_prmt(0x03020100u, 0x0C080604u, sel); /* 0 1 2 3 4 6 8 12 */
+  uint32_t neg = fp4__cuda_gemm_prmt(0xFDFEFF00u, 0xF4F8FAFCu, sel); /* the negatives */
+  return fp4__cuda_gemm_prmt(pos, neg, 0x3210u | ((x & 0x8888u) >> 1));
 }
 
 /* 4 E2M1 codes -> 2 registers of two 16-bit floats (bf16 when BF, else f16), exact, by table permutes
  * of the low and high bytes of the 16-bit patterns (the sign only touches the high byte). */
 template <int BF>
-static __device__ __forceinline__ void fp4__cuda_gemm_e2m1x4_h16(uint32_t x, uint32_t &o0, uint32_t &o1) {
+static __host__ __device__ __forceinline__ void fp4__cuda_gemm_e2m1x4_h16(uint32_t x, uint32_t &o0, uint32_t &o1) {
   /* bf16: 0 3F00 3F80 3FC0 4000 4040 4080 40C0; f16: 0 3800 3C00 3E00 4000 4200 4400 4600 */
   const uint32_t LO0 = BF ? 0xC0800000u : 0u, LO1 = BF ? 0xC0804000u : 0u;
   const uint32_t HI0 = BF ? 0x3F3F3F00u : 0x3E3C3800u, HI1 = BF ? 0x40404040u : 0x46444240u;
   uint32_t sel = x & 0x7777u;
-  uint32_t lo = __byte_perm(LO0, LO1, sel);
-  uint32_t hp = __byte_perm(HI0, HI1, sel);
+  uint32_t lo = fp4__cuda_gemm_prmt(LO0, LO1, sel);
+  uint32_t hp = fp4__cuda_gemm_prmt(HI0, HI1, sel);
   uint32_t hn = hp | 0x80808080u;
-  uint32_t hi = __byte_perm(hp, hn, 0x3210u | ((x & 0x8888u) >> 1));
-  o0 = __byte_perm(lo, hi, 0x5140u);
-  o1 = __byte_perm(lo, hi, 0x7362u);
+  uint32_t hi = fp4__cuda_gemm_prmt(hp, hn, 0x3210u | ((x & 0x8888u) >> 1));
+  o0 = fp4__cuda_gemm_prmt(lo, hi, 0x5140u);
+  o1 = fp4__cuda_gemm_prmt(lo, hi, 0x7362u);
+}
+
+/* 2^e as a float for an E8M0 code shifted by `off` (exact down to 2^-149); NaN for code 0xFF. */
+static __host__ __device__ __forceinline__ float fp4__cuda_gemm_e8m0_f(uint8_t code, int off) {
+  if (code == 0xFFu) return fp4__nan();
+  return fp4__exp2i((int)code - 127 - off);
+}
+
+/* The bits of 1.5*2^23: an s32 accumulator started there reads, as a float, 1.5*2^23 + T exactly. */
+#define FP4__CG_MAGIC 0x4B400000
+
+/* Exact-engine factors of a scale code (see the file comment): the row (A) factor {f, -1.5*2^23 f} with
+ * f = 2^(ea-129) (MXFP4) or sa/4 (NVFP4), and the column (B) factor 2^(eb-127) or sb. */
+static __host__ __device__ __forceinline__ float2 fp4__cuda_gemm_row_factor(int fmt, uint8_t c) {
+  float f = fmt == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 2) : fp4__mul(fp4_e4m3_to_float(c), 0.25f);
+  return make_float2(f, fp4__mul(f, -12582912.0f));
+}
+static __host__ __device__ __forceinline__ float fp4__cuda_gemm_col_factor(int fmt, uint8_t c) {
+  return fmt == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 0) : fp4_e4m3_to_float(c);
+}
+/* MXFP4 A codes in [232, 254] leave the fast promotion's exact range (its -1.5*2^23 f overflows). */
+static __host__ __device__ __forceinline__ int fp4__cuda_gemm_mx_slow(uint8_t c) { return c >= 232 && c != 0xFFu; }
+
+/* acc + t_b for one element and block, from the MMA's register d = bits of 1.5*2^23 + T: the same bits
+ * as acc + fp4_w4a4_block_term(fmt, T, ea, eb) (file comment), in two or three fp32 operations. */
+static __host__ __device__ __forceinline__ float fp4__cuda_gemm_promote(int fmt, float acc, int d, float2 fa, float fb) {
+  float t1 = fmaf(fp4__float((uint32_t)d), fa.x, fa.y); /* T * row factor, exact */
+  if (fmt == FP4_MXFP4) return acc + fp4__mul(t1, fb);  /* t_b rounded once, then the add */
+  return fmaf(t1, fb, acc);                             /* t_b exact: one rounding, as acc + t_b */
 }
 
 /* Round-to-nearest pair conversion f32 -> bf16x2 (hi half from a). */
@@ -165,12 +207,6 @@ static __device__ __forceinline__ uint32_t fp4__cuda_gemm_bf16x2(float a, float 
   uint32_t d;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(a), "f"(b));
   return d;
-}
-
-/* 2^e as a float for an E8M0 code shifted by `off` (exact down to 2^-149); NaN for code 0xFF. */
-static __device__ __forceinline__ float fp4__cuda_gemm_e8m0_f(uint8_t code, int off) {
-  if (code == 0xFFu) return fp4__nan();
-  return fp4__exp2i((int)code - 127 - off);
 }
 
 /* Epilogue of one accumulator fragment (c0,c1 at row r, cols n, n+1; c2,c3 at row r+8), spec §5; the
@@ -245,7 +281,7 @@ struct fp4__cuda_gemm_w4a4_args {
 
 /* Per-stage shared memory of the W4A4 kernel. */
 template <int BM, int BN, int NBS>
-struct fp4__cuda_gemm_w4a4_stage {
+struct __align__(16) fp4__cuda_gemm_w4a4_stage { /* 16: cp.async destinations of every stage */
   uint8_t a[BM * FP4__CG_PITCH];
   uint8_t b[BN * FP4__CG_PITCH];
   float2 fa[NBS][BM];   /* exact engine: {row factor, -1.5*2^23 * row factor} per block */
@@ -265,6 +301,7 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
   static_assert(FMT == FP4_MXFP4 || FMT == FP4_NVFP4, "format");
   static_assert(ENGINE == FP4__CG_EXACT || ENGINE == FP4__CG_SM120, "engine");
   typedef fp4__cuda_gemm_w4a4_stage<BM, BN, NBS> stage_t;
+  static_assert(sizeof(stage_t) % 16 == 0, "stage size");
   extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
   stage_t *st = reinterpret_cast<stage_t *>(fp4__cg_smem);
 
@@ -306,9 +343,8 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
         uint8_t c = ra[i];
         S.ca[r][j] = c;
         if (ENGINE == FP4__CG_EXACT) {
-          float f = FMT == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 2) : __fmul_rn(fp4_e4m3_to_float(c), 0.25f);
-          S.fa[j][r] = make_float2(f, __fmul_rn(f, -12582912.0f));
-          if (FMT == FP4_MXFP4 && c >= 232 && c != 0xFFu) bad = 1;
+          S.fa[j][r] = fp4__cuda_gemm_row_factor(FMT, c);
+          if (FMT == FP4_MXFP4 && fp4__cuda_gemm_mx_slow(c)) bad = 1;
         }
       }
     }
@@ -318,7 +354,7 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
       if (e < BN * NBS) {
         uint8_t c = rb[i];
         S.cb[r][j] = c;
-        if (ENGINE == FP4__CG_EXACT) S.fb[j][r] = FMT == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 0) : fp4_e4m3_to_float(c);
+        if (ENGINE == FP4__CG_EXACT) S.fb[j][r] = fp4__cuda_gemm_col_factor(FMT, c);
       }
     }
     if (bad) S.bad = s + 1; /* a tag, not a flag: stale values from older stages never match */
@@ -393,22 +429,20 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
 #pragma unroll
           for (int t = 0; t < TN; t++) {
             int d[4];
-            if (FMT == FP4_MXFP4) fp4__cuda_gemm_mma_s8_k32(d, af, bf[t], 0x4B400000);
-            else fp4__cuda_gemm_mma_s8_k16(d, af, bf[t][0], 0x4B400000);
+            if (FMT == FP4_MXFP4) fp4__cuda_gemm_mma_s8_k32(d, af, bf[t], FP4__CG_MAGIC);
+            else fp4__cuda_gemm_mma_s8_k16(d, af, bf[t][0], FP4__CG_MAGIC);
             if (!slow) {
 #pragma unroll
               for (int q = 0; q < 4; q++) {
                 const float2 fa = (q >> 1) ? fa1 : fa0;
                 const float fb = (q & 1) ? fbv[t].y : fbv[t].x;
-                float t1 = fmaf(__int_as_float(d[q]), fa.x, fa.y); /* T * row factor, exact */
-                if (FMT == FP4_MXFP4) acc[i][t][q] = __fadd_rn(acc[i][t][q], __fmul_rn(t1, fb));
-                else acc[i][t][q] = fmaf(t1, fb, acc[i][t][q]); /* t_b exact: one rounding, as acc + t_b */
+                acc[i][t][q] = fp4__cuda_gemm_promote(FMT, acc[i][t][q], d[q], fa, fb);
               }
             } else {
 #pragma unroll
               for (int q = 0; q < 4; q++) {
                 const int rr = r0 + (q >> 1) * 8, cc = wn * TN * 8 + t * 8 + 2 * l + (q & 1);
-                acc[i][t][q] = __fadd_rn(acc[i][t][q], fp4_w4a4_block_term((fp4_format)FMT, d[q] - 0x4B400000,
+                acc[i][t][q] = __fadd_rn(acc[i][t][q], fp4_w4a4_block_term((fp4_format)FMT, d[q] - FP4__CG_MAGIC,
                                                                             S.ca[rr][j], S.cb[cc][j]));
               }
             }
@@ -496,7 +530,7 @@ struct fp4__cuda_gemm_w4a16_args {
 /* Per-stage shared memory of the W4A16 kernel: activations (64 elements of AT per row, 16-byte chunks
  * XOR-swizzled against bank conflicts), packed weights, and per-block weight scales. */
 template <int BM, int BN, int AB, int NBS>
-struct fp4__cuda_gemm_w4a16_stage {
+struct __align__(16) fp4__cuda_gemm_w4a16_stage {
   uint8_t a[BM * FP4__CG_BK * AB];
   uint8_t b[BN * FP4__CG_PITCH];
   uint32_t s[NBS][BN]; /* MXFP4: f32 bits of 2^(e-127); NVFP4: the scale as a 16-bit pair */
@@ -543,6 +577,7 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a16_kernel(co
   constexpr int AB = ADT == FP4_F32 ? 4 : 2, BF = ADT != FP4_F16, TERMS = ADT == FP4_F32 ? 3 : 1;
   constexpr int SB_PER = (BN * NBS + THREADS - 1) / THREADS;
   typedef fp4__cuda_gemm_w4a16_stage<BM, BN, AB, NBS> stage_t;
+  static_assert(sizeof(stage_t) % 16 == 0, "stage size");
   extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
   stage_t *st = reinterpret_cast<stage_t *>(fp4__cg_smem);
 
@@ -802,11 +837,16 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
 
 /* ==== cuda gemm: host API ==== */
 
-/* Bytes of caller workspace the CUDA GEMMs need: the tensor-core kernels need none; inside fp4_cuda.cuh
- * the W4A16 entry points hand M <= FP4_CUDA_GEMV_MAX_M to its decode GEMV, whose split-K does. */
+/* Inside fp4_cuda.cuh the W4A16 entry points hand M <= FP4__CG_GEMV_M to its decode GEMV: M = 1 only,
+ * the one size where bench/RESULTS.md shows that GEMV ahead of cuBLAS BF16 (it measured slower at M = 4
+ * and 16, where the tensor-core kernel below is meant to serve). */
+#define FP4__CG_GEMV_M 1
+
+/* Bytes of caller workspace the CUDA GEMMs need: the tensor-core kernels need none; the decode GEMV's
+ * split-K does. */
 FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #if defined(FP4_CUDA_GEMV_MAX_M)
-  return fp4_cuda_gemv_workspace_size(M, N, K);
+  return M <= FP4__CG_GEMV_M ? fp4_cuda_gemv_workspace_size(M, N, K) : 0;
 #else
   (void)M; (void)N; (void)K;
   return 0;
@@ -969,7 +1009,7 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
   if (M > 0x7FFFFFFF - 256 || B->rows > 0x7FFFFFFF - 256) return FP4_ERR_OVERFLOW;
 #if defined(FP4_CUDA_GEMV_MAX_M)
   /* small M: the bandwidth-bound decode GEMV of fp4_cuda.cuh (it validates on its own) */
-  if (tile == FP4_CUDA_GEMM_TILE_AUTO && M <= FP4_CUDA_GEMV_MAX_M)
+  if (tile == FP4_CUDA_GEMM_TILE_AUTO && M <= FP4__CG_GEMV_M && M <= FP4_CUDA_GEMV_MAX_M)
     return fp4__cuda_gemv_w4a16(A, at, M, lda, B, alpha, beta, C, ct, ldc, ws, ws_bytes, stream);
 #else
   (void)ws_bytes;

@@ -288,8 +288,62 @@ static void fast_case(fp4_format f, int M, int N, int K) {
   qt_free(B);
 }
 
+/* Host checks of the kernels' building blocks (they run without a GPU too):
+ *  - the nibble decoders, exhaustively over 65536 inputs (4 codes each), against fp4.h's codecs;
+ *  - the exact engine's promotion, for every pair of scale codes of each format and a set of block sums
+ *    T, against acc + fp4_w4a4_block_term (spec §5), bit for bit (any NaN matches any NaN). */
+static int same_float(float a, float b) { return memcmp(&a, &b, 4) == 0 || (a != a && b != b); }
+
+static void host_building_blocks(void) {
+  size_t bad_s8 = 0, bad_bf = 0, bad_h = 0;
+  for (uint32_t x = 0; x < 65536; x++) {
+    uint32_t v = fp4__cuda_gemm_e2m1x4_s8(x), b0, b1, h0, h1;
+    fp4__cuda_gemm_e2m1x4_h16<1>(x, b0, b1);
+    fp4__cuda_gemm_e2m1x4_h16<0>(x, h0, h1);
+    for (int i = 0; i < 4; i++) {
+      uint8_t code = (uint8_t)((x >> (4 * i)) & 15u);
+      bad_s8 += (int8_t)(v >> (8 * i)) != fp4_e2m1_to_int2(code);
+      uint16_t bb = (uint16_t)((i < 2 ? b0 : b1) >> (16 * (i & 1)));
+      uint16_t hh = (uint16_t)((i < 2 ? h0 : h1) >> (16 * (i & 1)));
+      bad_bf += bb != fp4_f32_to_bf16(fp4_e2m1_to_float(code));
+      bad_h += hh != fp4_f32_to_f16(fp4_e2m1_to_float(code));
+    }
+  }
+  CHECK_EQ(0, bad_s8);
+  CHECK_EQ(0, bad_bf);
+  CHECK_EQ(0, bad_h);
+  static const int32_t Ts[] = {0, 1, -1, 3, -5, 7, 12, -144, 1000, -1001, 2047, 4095, 4607, -4608, 4608};
+  const float accs[] = {0.0f, 1.0f, -3.5f, 1e-30f, -7e20f, 1.17549435e-38f, 3e-40f, 123456.789f};
+  for (int fi = 0; fi < 2; fi++) {
+    const int fmt = fi ? FP4_NVFP4 : FP4_MXFP4;
+    size_t bad = 0, n = 0;
+    for (int ea = 0; ea < 256; ea++) {
+      if (fmt == FP4_MXFP4 && fp4__cuda_gemm_mx_slow((uint8_t)ea)) continue; /* scalar path there */
+      const float2 fa = fp4__cuda_gemm_row_factor(fmt, (uint8_t)ea);
+      for (int eb = 0; eb < 256; eb++) {
+        const float fb = fp4__cuda_gemm_col_factor(fmt, (uint8_t)eb);
+        for (int32_t T : Ts)
+          for (float acc : accs) {
+            float want = acc + fp4_w4a4_block_term((fp4_format)fmt, T, (uint8_t)ea, (uint8_t)eb);
+            float got = fp4__cuda_gemm_promote(fmt, acc, FP4__CG_MAGIC + T, fa, fb);
+            n++;
+            if (!same_float(want, got)) {
+              if (!bad)
+                fprintf(stderr, "promote %s ea=%d eb=%d T=%d acc=%g: want %.9g got %.9g\n", fi ? "nvfp4" : "mxfp4", ea,
+                        eb, (int)T, (double)acc, (double)want, (double)got);
+              bad++;
+            }
+          }
+      }
+    }
+    CHECK_EQ(0, bad);
+    CHECK(n > 100000);
+  }
+}
+
 int main(void) {
   h_rand_state ^= h_seed();
+  host_building_blocks();
   int ndev = 0;
   if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
     printf("no CUDA device\n");

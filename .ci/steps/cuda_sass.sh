@@ -50,8 +50,11 @@ if $NVCC -O3 -std=c++17 -Werror all-warnings $(g 90a) $(g 100a) $(g 120a) -I. -c
 else
   ko "build (see below)"; head -n 20 "$work/build.log"; echo "$pass passed, $fail failed"; exit 1
 fi
-# fn ARCH REGEX: mangled names of the kernels matching REGEX in that arch's cubin
-fn() { cuobjdump -arch "$1" -sass "$work/k.o" | sed -n 's/.*Function : //p' | grep -E "$2"; }
+# fn ARCH REGEX: mangled names of the kernels matching REGEX in that arch's cubin (symbol table, cached)
+fn() {
+  [ -f "$work/names.$1" ] || cuobjdump -arch "$1" -elf "$work/k.o" | grep -oE '_Z[0-9]+fp4__cuda_gemm_[A-Za-z0-9_]+' | sort -u >"$work/names.$1"
+  grep -E "$2" "$work/names.$1"
+}
 # sass ARCH NAME: the SASS of one kernel
 sass() { cuobjdump -arch "$1" -fun "$2" -sass "$work/k.o"; }
 P_OMMA='(^|[^A-Z])OMMA\.SF\.16864\.F32\.E2M1\.E2M1\.'
@@ -70,11 +73,11 @@ expect_no() {
   if [ -z "$n" ]; then ko "$1: no kernel /$2/"; return; fi
   if sass "$1" "$n" | grep -qE "$4"; then ko "$1 $3 has /$4/"; else ok "$1 $3 has no /$4/"; fi
 }
-EX_MX='w4a4_kernelILi0E.*Li0EEEv'; EX_NV='w4a4_kernelILi1E.*Li0EEEv'
-S120_MX='w4a4_kernelILi0E.*Li1EEEv'; S120_NV='w4a4_kernelILi1E.*Li1EEEv'
-TC_MX='tcgen05_kernelILi0EEEv'; TC_NV='tcgen05_kernelILi1EEEv'
+EX_MX='w4a4_kernelILi0E.*Li0EEv'; EX_NV='w4a4_kernelILi1E.*Li0EEv'
+S120_MX='w4a4_kernelILi0E.*Li1EEv'; S120_NV='w4a4_kernelILi1E.*Li1EEv'
+TC_MX='tcgen05_kernelILi0EEv'; TC_NV='tcgen05_kernelILi1EEv'
 # the regexes above follow the Itanium mangling of the template arguments; show what was found
-for a in sm_90a sm_100a sm_120a; do echo "INFO: $a kernels: $(fn $a 'fp4__cuda_gemm' | tr '\n' ' ')"; done
+for a in sm_90a sm_100a sm_120a; do echo "INFO: $a: $(fn $a "fp4__cuda_gemm_w4a4" | wc -l) W4A4 kernels"; done
 expect sm_120a "$S120_NV" "sm120 NVFP4 kernel" "$P_OMMA_NV"
 expect sm_120a "$S120_MX" "sm120 MXFP4 kernel" "$P_OMMA_MX"
 expect_no sm_120a "$EX_NV" "exact NVFP4 kernel" "$P_ANYFP4"
