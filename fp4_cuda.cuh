@@ -197,13 +197,12 @@ static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g,
     const int h = 1 << st;
     if (h < g) {
 #pragma unroll
-      for (int i = 0; i < N; i += 2 * h)
-#pragma unroll
-        for (int j = i; j < i + h; j++) {
-          float a = v[j], b = v[j + h];
-          v[j] = a + b;
-          v[j + h] = a - b;
-        }
+      for (int k = 0; k < N / 2; k++) { /* pair k: j = its lower element; indices fold to constants */
+        const int j = (k / h) * 2 * h + k % h;
+        float a = v[j], b = v[j + h];
+        v[j] = a + b;
+        v[j + h] = a - b;
+      }
     }
   }
   for (int h = N; h < g; h <<= 1) {
