@@ -99,7 +99,13 @@ $(BUILD)/tests/%: tests/%.cu $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. -Itests $(call fileflags,$<) $< -o $@
 
-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%) $(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%_cu)
+# two-translation-unit link test of the CUDA header (-rdc=true: no host or device symbol may clash)
+$(BUILD)/tests/cuda_link: tests/cuda_link_a.cu tests/cuda_link_b.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -gencode=arch=compute_90a,code=sm_90a -rdc=true -I. tests/cuda_link_a.cu tests/cuda_link_b.cu -o $@
+	./$@
+
+cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%) $(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%_cu) $(BUILD)/tests/cuda_link
 
 test-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%)
 	@set -e; for t in $^; do ./$$t; done
