@@ -507,7 +507,7 @@ FP4_HD void fp4_hadamard_group(float *v, int g, const uint32_t *sign_bits, int i
         v[j] = a + b;
         v[j + h] = a - b;
       }
-  for (i = 0; i < g; i++) v[i] = v[i] * n;
+  for (i = 0; i < g; i++) v[i] = fp4__mul(v[i], n); /* unfused: later adds must not absorb it */
   if (inverse)
     for (i = 0; i < g; i++)
       if (fp4__sign_neg(sign_bits, i)) v[i] = -v[i];
