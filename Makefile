@@ -7,7 +7,7 @@
 #   make demo            the recipe table (examples/demo.c)
 #   make examples        build every examples/*.c (and examples/*.cu, as build/examples/<name>_cu, with nvcc)
 #   make bench           build the benchmarks (bench/*.c; bench/*.cu with nvcc)
-#   make cuda            compile the CUDA tests and benchmarks for sm_90a, sm_100a and sm_120a
+#   make cuda            the CUDA header for sm_90a, sm_100a, sm_120a; CUDA tests, benchmarks, examples for sm_90a
 #   make test-cuda       build and run tests/test_*.cu (needs a GPU)
 #   make install         headers, pkg-config and CMake files into $(DESTDIR)$(PREFIX); make uninstall
 CC      ?= cc
@@ -16,7 +16,12 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 CFLAGS  ?= -O2
 BENCH_CFLAGS ?= -O3 -march=native
-CUDA_ARCHS ?= 90a 100a 120a
+# CUDA_ARCHS: the programs (tests, benchmarks, examples) are built for Hopper; the header itself is
+# compile-checked for every architecture in CUDA_HEADER_ARCHS (tests/cuda_header.cu).
+# NVCC_OPT: extra nvcc flags; CI sets "-Xcicc -O1 -Xptxas -O1" to compile-check quickly (devices run -O3 builds).
+CUDA_ARCHS ?= 90a
+CUDA_HEADER_ARCHS ?= 90a 100a 120a
+NVCC_OPT ?=
 NVCC_GENCODE = $(foreach a,$(CUDA_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a))
 NVCC_FLAGS ?= -O3 -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra
 HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo 1)
@@ -32,7 +37,7 @@ BENCH_C     := $(wildcard bench/*.c)
 BENCH_CU    := $(wildcard bench/*.cu)
 TESTS_CU    := $(wildcard tests/test_*.cu)
 
-.PHONY: all test test-sanitize demo examples bench cuda test-cuda install uninstall clean
+.PHONY: all test test-sanitize demo examples bench cuda cuda-header test-cuda install uninstall clean
 
 all: examples
 
@@ -78,7 +83,7 @@ $(BUILD)/examples/%: examples/%.c $(HEADERS)
 
 $(BUILD)/examples/%_cu: examples/%.cu $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@
 
 examples: $(EXAMPLES_C:examples/%.c=$(BUILD)/examples/%) $(if $(HAVE_NVCC),$(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%_cu))
 
@@ -91,21 +96,28 @@ $(BUILD)/bench/%: bench/%.c $(HEADERS)
 
 $(BUILD)/bench/%: bench/%.cu $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@ -lcublas
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(NVCC_GENCODE) -I. $(call fileflags,$<) $< -o $@ -lcublas
 
 bench: $(BENCH_C:bench/%.c=$(BUILD)/bench/%) $(if $(HAVE_NVCC),$(BENCH_CU:bench/%.cu=$(BUILD)/bench/%))
 
 $(BUILD)/tests/%: tests/%.cu $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) $(NVCC_GENCODE) -I. -Itests $(call fileflags,$<) $< -o $@
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(NVCC_GENCODE) -I. -Itests $(call fileflags,$<) $< -o $@
 
 # two-translation-unit link test of the CUDA header (-rdc=true: no host or device symbol may clash)
 $(BUILD)/tests/cuda_link: tests/cuda_link_a.cu tests/cuda_link_b.cu $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCC_FLAGS) -gencode=arch=compute_90a,code=sm_90a -rdc=true -I. tests/cuda_link_a.cu tests/cuda_link_b.cu -o $@
-	./$@
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) -gencode=arch=compute_90a,code=sm_90a -rdc=true -I. tests/cuda_link_a.cu tests/cuda_link_b.cu -o $@
+	$(abspath $@)
 
-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%) $(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%_cu) $(BUILD)/tests/cuda_link
+# the whole CUDA header compiled for every architecture in CUDA_HEADER_ARCHS
+$(BUILD)/tests/cuda_header.o: tests/cuda_header.cu $(HEADERS) $(wildcard fp4_*.inl)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(foreach a,$(CUDA_HEADER_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a)) -I. -c $< -o $@
+
+cuda-header: $(BUILD)/tests/cuda_header.o
+
+cuda: $(BUILD)/tests/cuda_header.o $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%) $(BENCH_CU:bench/%.cu=$(BUILD)/bench/%) $(EXAMPLES_CU:examples/%.cu=$(BUILD)/examples/%_cu) $(BUILD)/tests/cuda_link
 
 test-cuda: $(TESTS_CU:tests/%.cu=$(BUILD)/tests/%)
 	@set -e; for t in $^; do ./$$t; done

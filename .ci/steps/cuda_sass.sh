@@ -45,7 +45,7 @@ g() { echo "-gencode=arch=compute_$1,code=sm_$1"; }
 pass=0; fail=0
 ok() { echo "PASS: $*"; pass=$((pass + 1)); }
 ko() { echo "FAIL: $*"; fail=$((fail + 1)); }
-if $NVCC -O3 -std=c++17 -Werror all-warnings $(g 90a) $(g 100a) $(g 120a) -I. -c "$work/k.cu" -o "$work/k.o" >"$work/build.log" 2>&1; then
+if $NVCC -O3 -std=c++17 -Werror all-warnings ${NVCC_OPT:-} --threads 2 $(g 90a) $(g 100a) $(g 120a) -I. -c "$work/k.cu" -o "$work/k.o" >"$work/build.log" 2>&1; then
   ok "GEMM kernels build for sm_90a, sm_100a, sm_120a"
 else
   ko "build (see below)"; head -n 20 "$work/build.log"; echo "$pass passed, $fail failed"; exit 1
