@@ -937,14 +937,14 @@ FP4_API void fp4__emit(const fp4__qctx *q, const fp4__sink *k, int64_t r, int64_
   }
 }
 
-/* The 2D path (NVFP4, spec §3): one scale per 16x16 source tile, chosen over all its values with
+/* The 2D path (NVFP4, spec §3) for the 16-row strips starting in [rb, re) (rb a multiple of 16): one scale per 16x16 source tile, chosen over all its values with
  * the 4/6 error summed in source row-major order, then each row block quantized with it. */
-FP4_API int fp4__quantize_2d(const fp4__qctx *q, const fp4__sink *k) {
+FP4_API int fp4__quantize_2d(const fp4__qctx *q, const fp4__sink *k, int64_t rb, int64_t re) {
   float v[16][256];
   uint32_t r0[16][256], r1[16][256];
   int64_t rs, c0;
   int nonfinite = 0;
-  for (rs = 0; rs < q->R; rs += 16) {
+  for (rs = rb; rs < re; rs += 16) {
     int nr = q->R - rs < 16 ? (int)(q->R - rs) : 16, i, j, tcol;
     for (c0 = 0; c0 < q->C; c0 += q->L) {
       for (i = 0; i < nr; i++) {
@@ -996,13 +996,37 @@ FP4_API int fp4__quantize_2d(const fp4__qctx *q, const fp4__sink *k) {
   return nonfinite;
 }
 
+/* The 1D path for quantized rows [rb, re): blocks in order, each through the block quantizer.
+ * Returns 1 if a block was not finite. */
+FP4_API int fp4__quantize_rows(const fp4__qctx *q, const fp4__sink *k, int64_t rb, int64_t re) {
+  float seg[256];
+  uint32_t r0[256], r1[256];
+  int64_t r, c0;
+  int nonfinite = 0;
+  for (r = rb; r < re; r++)
+    for (c0 = 0; c0 < q->C; c0 += q->L) {
+      int b;
+      fp4__load_segment(q, r, c0, seg);
+      if (q->sr) fp4__draw(q, r, c0, q->L, r0, r1);
+      for (b = 0; b < q->L; b += q->block) {
+        uint8_t pq[16], s;
+        uint8_t *m = k->mask ? k->mask + r * (q->C / 8) + (c0 + b) / 8 : 0;
+        if (q->fmt == FP4_MXFP4)
+          s = fp4_mx_quantize_block(seg + b, q->rule, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq, m);
+        else s = fp4_nv_quantize_block(seg + b, &q->ts, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq);
+        if (q->fmt == FP4_MXFP4 ? s == 0xFFu : (s & 0x7Fu) == 0x7Fu) nonfinite = 1;
+        fp4__emit(q, k, r, c0 + b, pq, s);
+      }
+    }
+  return nonfinite;
+}
+
 /* Validate, compute amax if needed, and run the quantizer into a sink. */
 FP4_API fp4_status fp4__quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
                                  const fp4_quant_config *cfg, const fp4__sink *k) {
   fp4__qctx q;
   fp4_status st;
   float seg[256];
-  uint32_t r0[256], r1[256];
   int64_t r, c0;
   int nonfinite = 0, i;
   if (!x || !cfg) return FP4_ERR_NULL;
@@ -1082,24 +1106,7 @@ FP4_API fp4_status fp4__quantize(const void *x, fp4_dtype dt, int64_t rows, int6
      * gives them (spec §2), so quantizing straight into the layout equals converting afterwards */
     if (k->layout == FP4_LAYOUT_SWIZZLED) memset(k->t->scales, 0, fp4_scale_bytes(q.fmt, q.R, q.C, k->layout));
   }
-  if (cfg->scale_2d) {
-    nonfinite = fp4__quantize_2d(&q, k);
-  } else {
-    for (r = 0; r < q.R; r++)
-      for (c0 = 0; c0 < q.C; c0 += q.L) {
-        int b;
-        fp4__load_segment(&q, r, c0, seg);
-        if (q.sr) fp4__draw(&q, r, c0, q.L, r0, r1);
-        for (b = 0; b < q.L; b += q.block) {
-          uint8_t pq[16], s;
-          uint8_t *m = k->mask ? k->mask + r * (q.C / 8) + (c0 + b) / 8 : 0;
-          if (q.fmt == FP4_MXFP4) s = fp4_mx_quantize_block(seg + b, q.rule, q.sr ? r0 + b : 0, q.sr ? r1 + b : 0, pq, m);
-          else s = fp4_nv_quantize_block(seg + b, &q.ts, q.sr ? r0 + b : 0, q.sr ? r1 + b : 0, pq);
-          if (q.fmt == FP4_MXFP4 ? s == 0xFFu : (s & 0x7Fu) == 0x7Fu) nonfinite = 1;
-          fp4__emit(&q, k, r, c0 + b, pq, s);
-        }
-      }
-  }
+  nonfinite = cfg->scale_2d ? fp4__quantize_2d(&q, k, 0, q.R) : fp4__quantize_rows(&q, k, 0, q.R);
   return nonfinite ? FP4_ERR_NONFINITE : FP4_OK;
 }
 
@@ -1173,10 +1180,19 @@ FP4_API uint8_t fp4__scale_at(const fp4_tensor *t, int64_t r, int64_t b) {
   return t->scales[fp4__scale_offset(t->scale_layout, r, b, t->cols / fp4_format_block(t->format))];
 }
 
+/* Dequantize rows [rb, re) of a validated tensor. */
+FP4_API void fp4__dequantize_rows(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb, int64_t re) {
+  int64_t r, c;
+  int nb = fp4_format_block(t->format);
+  for (r = rb; r < re; r++)
+    for (c = 0; c < t->cols; c++)
+      fp4__store(y, dt, r * ldy + c,
+                 fp4_dequant_value(t->format, t->rule, fp4__code_at(t, r, c), fp4__scale_at(t, r, c / nb),
+                                   t->tensor_scale));
+}
+
 FP4_API fp4_status fp4__dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy) {
   fp4_status st;
-  int64_t r, c;
-  int nb;
   if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
   if (!y) return FP4_ERR_NULL;
   if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
@@ -1187,12 +1203,7 @@ FP4_API fp4_status fp4__dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, i
         fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
       return FP4_ERR_ALIAS;
   }
-  nb = fp4_format_block(t->format);
-  for (r = 0; r < t->rows; r++)
-    for (c = 0; c < t->cols; c++)
-      fp4__store(y, dt, r * ldy + c,
-                 fp4_dequant_value(t->format, t->rule, fp4__code_at(t, r, c), fp4__scale_at(t, r, c / nb),
-                                   t->tensor_scale));
+  fp4__dequantize_rows(t, y, dt, ldy, 0, t->rows);
   return FP4_OK;
 }
 
@@ -1306,12 +1317,31 @@ FP4_API fp4_status fp4__check_gemm_out(const void *C, fp4_dtype ct, int64_t M, i
   return FP4_OK;
 }
 
-/* The reproducible W4A4 arithmetic (spec §5): exact integer block sums, then fp32 in K order. */
+/* The reproducible W4A4 arithmetic (spec §5) for output columns [nb, ne) of validated operands: exact
+ * integer block sums, then fp32 in K order, then the epilogue. */
+FP4_API void fp4__gemm_w4a4_cols(const fp4_tensor *A, const fp4_tensor *B, float alpha_eff, float beta, void *C,
+                                 fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne) {
+  int64_t m, n, b, nbk;
+  int blk = fp4_format_block(A->format);
+  nbk = A->cols / blk;
+  for (m = 0; m < A->rows; m++)
+    for (n = nb; n < ne; n++) {
+      float acc = 0.0f;
+      for (b = 0; b < nbk; b++) {
+        int32_t T = 0;
+        int k;
+        for (k = 0; k < blk; k++)
+          T += fp4_e2m1_to_int2(fp4__code_at(A, m, b * blk + k)) * fp4_e2m1_to_int2(fp4__code_at(B, n, b * blk + k));
+        acc = acc + fp4_w4a4_block_term(A->format, T, fp4__scale_at(A, m, b), fp4__scale_at(B, n, b));
+      }
+      fp4__store(C, ct, m * ldc + n,
+                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
+    }
+}
+
 FP4_API fp4_status fp4__gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta, void *C,
                                   fp4_dtype ct, int64_t ldc) {
   fp4_status st;
-  int64_t m, n, b, K, nb;
-  int blk;
   float alpha_eff;
   if ((st = fp4__check_tensor(A)) != FP4_OK || (st = fp4__check_tensor(B)) != FP4_OK) return st;
   if (A->format != B->format || A->cols != B->cols) return FP4_ERR_UNSUPPORTED;
@@ -1322,48 +1352,24 @@ FP4_API fp4_status fp4__gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B, floa
         fp4__overlap(C, cs, A->scales, fp4_scale_bytes(A->format, A->rows, A->cols, A->scale_layout)))
       return FP4_ERR_ALIAS;
   }
-  K = A->cols;
-  blk = fp4_format_block(A->format);
-  nb = K / blk;
   alpha_eff = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
-  for (m = 0; m < A->rows; m++)
-    for (n = 0; n < B->rows; n++) {
-      float acc = 0.0f;
-      for (b = 0; b < nb; b++) {
-        int32_t T = 0;
-        int k;
-        for (k = 0; k < blk; k++)
-          T += fp4_e2m1_to_int2(fp4__code_at(A, m, b * blk + k)) * fp4_e2m1_to_int2(fp4__code_at(B, n, b * blk + k));
-        acc = acc + fp4_w4a4_block_term(A->format, T, fp4__scale_at(A, m, b), fp4__scale_at(B, n, b));
-      }
-      fp4__store(C, ct, m * ldc + n,
-                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
-    }
+  fp4__gemm_w4a4_cols(A, B, alpha_eff, beta, C, ct, ldc, 0, B->rows);
   return FP4_OK;
 }
 
-/* W4A16 reference: per scale block an fp32 dot product of the activations with the unscaled E2M1
- * values, times the block scale, summed in K order; the tensor scale folds into alpha. */
-FP4_API fp4_status fp4__gemm_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
-                                   float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc) {
-  fp4_status st;
-  int64_t m, n, b, K, nb;
-  int blk;
-  float alpha_eff;
-  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
-  if (!A) return FP4_ERR_NULL;
-  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
-  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
-  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
-  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
-  K = B->cols;
-  blk = fp4_format_block(B->format);
-  nb = K / blk;
-  alpha_eff = alpha * B->tensor_scale;
+/* W4A16 reference for output columns [nb, ne): per scale block an fp32 dot product of the activations
+ * with the unscaled E2M1 values, times the block scale, summed in K order; the tensor scale folds into
+ * alpha (alpha_eff). */
+FP4_API void fp4__gemm_w4a16_cols(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                  float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
+                                  int64_t ne) {
+  int64_t m, n, b, nbk;
+  int blk = fp4_format_block(B->format);
+  nbk = B->cols / blk;
   for (m = 0; m < M; m++)
-    for (n = 0; n < B->rows; n++) {
+    for (n = nb; n < ne; n++) {
       float acc = 0.0f;
-      for (b = 0; b < nb; b++) {
+      for (b = 0; b < nbk; b++) {
         float p = 0.0f;
         uint8_t s = fp4__scale_at(B, n, b);
         int k;
@@ -1374,6 +1380,20 @@ FP4_API fp4_status fp4__gemm_w4a16(const void *A, fp4_dtype at, int64_t M, int64
       fp4__store(C, ct, m * ldc + n,
                  fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
     }
+}
+
+FP4_API fp4_status fp4__gemm_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                   float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc) {
+  fp4_status st;
+  float alpha_eff;
+  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
+  if (!A) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
+  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
+  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
+  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
+  alpha_eff = alpha * B->tensor_scale;
+  fp4__gemm_w4a16_cols(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, 0, B->rows);
   return FP4_OK;
 }
 

@@ -635,87 +635,12 @@ FP4_API float fp4__cpu_amax_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re
 
 /* Scalar quantization of rows [rb, re): fp4__quantize's loop. Returns 1 if a block was not finite. */
 FP4_API int fp4__cpu_qrange_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
-  const fp4__qctx *q = &j->q;
-  const fp4__sink *k = &j->k;
-  float seg[256];
-  uint32_t r0[256], r1[256];
-  int64_t r, c0;
-  int nonfinite = 0;
-  for (r = rb; r < re; r++)
-    for (c0 = 0; c0 < q->C; c0 += q->L) {
-      int b;
-      fp4__load_segment(q, r, c0, seg);
-      if (q->sr) fp4__draw(q, r, c0, q->L, r0, r1);
-      for (b = 0; b < q->L; b += q->block) {
-        uint8_t pq[16], s;
-        uint8_t *m = k->mask ? k->mask + r * (q->C / 8) + (c0 + b) / 8 : 0;
-        if (q->fmt == FP4_MXFP4)
-          s = fp4_mx_quantize_block(seg + b, q->rule, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq, m);
-        else s = fp4_nv_quantize_block(seg + b, &q->ts, q->sr ? r0 + b : 0, q->sr ? r1 + b : 0, pq);
-        if (q->fmt == FP4_MXFP4 ? s == 0xFFu : (s & 0x7Fu) == 0x7Fu) nonfinite = 1;
-        fp4__emit(q, k, r, c0 + b, pq, s);
-      }
-    }
-  return nonfinite;
+  return fp4__quantize_rows(&j->q, &j->k, rb, re);
 }
 
 /* Scalar 2D quantization (NVFP4, spec §3) of the 16-row tiles starting in [rb, re): fp4__quantize_2d. */
 FP4_API int fp4__cpu_q2d_scalar(const fp4__cpu_job *j, int64_t rb, int64_t re) {
-  const fp4__qctx *q = &j->q;
-  const fp4__sink *k = &j->k;
-  float v[16][256];
-  uint32_t r0[16][256], r1[16][256];
-  int64_t rs, c0;
-  int nonfinite = 0;
-  for (rs = rb; rs < re; rs += 16) {
-    int nr = q->R - rs < 16 ? (int)(q->R - rs) : 16, i, jj, tcol;
-    for (c0 = 0; c0 < q->C; c0 += q->L) {
-      for (i = 0; i < nr; i++) {
-        fp4__load_segment(q, rs + i, c0, v[i]);
-        if (q->sr) fp4__draw(q, rs + i, c0, q->L, r0[i], r1[i]);
-      }
-      for (tcol = 0; tcol < q->L; tcol += 16) {
-        float bmax = 0.0f, inv;
-        int bad = 0, outer, inner, four = 0;
-        uint8_t s6, s4, s, c[16], pq[8];
-        for (i = 0; i < nr; i++)
-          for (jj = 0; jj < 16; jj++) {
-            float a = fp4__fabs(v[i][tcol + jj]);
-            if (!fp4__isfinite(a)) bad = 1;
-            else if (a > bmax) bmax = a;
-          }
-        if (bad) {
-          memset(pq, 0, sizeof pq);
-          for (i = 0; i < nr; i++) fp4__emit(q, k, rs + i, c0 + tcol, pq, 0x7F);
-          nonfinite = 1;
-          continue;
-        }
-        fp4_nv_candidates(&q->ts, bmax, &s6, &s4);
-        if (q->ts.metric) {
-          float e6 = 0.0f, e4 = 0.0f, v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
-          float inv6 = fp4_nv_inv(&q->ts, s6), inv4 = fp4_nv_inv(&q->ts, s4);
-          int no = q->transpose ? 16 : nr, ni = q->transpose ? nr : 16;
-          for (outer = 0; outer < no; outer++)
-            for (inner = 0; inner < ni; inner++) {
-              int ii = q->transpose ? inner : outer, j2 = q->transpose ? outer : inner;
-              float x = v[ii][tcol + j2];
-              e6 = fp4_nv_err_add(&q->ts, e6, x, fp4_nv_code(x, inv6, q->sr, q->sr ? r0[ii][tcol + j2] : 0u), v6);
-              e4 = fp4_nv_err_add(&q->ts, e4, x, fp4_nv_code(x, inv4, q->sr, q->sr ? r1[ii][tcol + j2] : 0u), v4);
-            }
-          four = e4 < e6;
-        }
-        s = four ? s4 : s6;
-        inv = fp4_nv_inv(&q->ts, s);
-        for (i = 0; i < nr; i++) {
-          for (jj = 0; jj < 16; jj++)
-            c[jj] = fp4_nv_code(v[i][tcol + jj], inv, q->sr, !q->sr ? 0u : four ? r1[i][tcol + jj] : r0[i][tcol + jj]);
-          fp4__pack(c, 16, pq);
-          fp4__emit(q, k, rs + i, c0 + tcol, pq, s);
-        }
-      }
-    }
-  }
-  return nonfinite;
+  return fp4__quantize_2d(&j->q, &j->k, rb, re);
 }
 
 /* Store n codes (packed) and n / block scales of quantized row r from column c0 into the tensor. */
@@ -742,57 +667,20 @@ FP4_API void fp4__cpu_row_scales(const fp4_tensor *t, int64_t r, int64_t b0, int
 
 /* Scalar dequantization of rows [rb, re) (fp4__dequantize's loop). */
 FP4_API void fp4__cpu_deq_scalar(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy, int64_t rb, int64_t re) {
-  int64_t r, c;
-  int nb = fp4_format_block(t->format);
-  for (r = rb; r < re; r++)
-    for (c = 0; c < t->cols; c++)
-      fp4__store(y, dt, r * ldy + c,
-                 fp4_dequant_value(t->format, t->rule, fp4__code_at(t, r, c), fp4__scale_at(t, r, c / nb),
-                                   t->tensor_scale));
+  fp4__dequantize_rows(t, y, dt, ldy, rb, re);
 }
 
 /* Scalar W4A4 (spec §5) of columns [nb, ne): fp4__gemm_w4a4's loop. */
 FP4_API void fp4__cpu_w4a4_scalar(const fp4_tensor *A, const fp4_tensor *B, float alpha_eff, float beta, void *C,
                                   fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne) {
-  int64_t m, n, b, nbk;
-  int blk = fp4_format_block(A->format);
-  nbk = A->cols / blk;
-  for (m = 0; m < A->rows; m++)
-    for (n = nb; n < ne; n++) {
-      float acc = 0.0f;
-      for (b = 0; b < nbk; b++) {
-        int32_t T = 0;
-        int kk;
-        for (kk = 0; kk < blk; kk++)
-          T += fp4_e2m1_to_int2(fp4__code_at(A, m, b * blk + kk)) * fp4_e2m1_to_int2(fp4__code_at(B, n, b * blk + kk));
-        acc = acc + fp4_w4a4_block_term(A->format, T, fp4__scale_at(A, m, b), fp4__scale_at(B, n, b));
-      }
-      fp4__store(C, ct, m * ldc + n,
-                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
-    }
+  fp4__gemm_w4a4_cols(A, B, alpha_eff, beta, C, ct, ldc, nb, ne);
 }
 
 /* Scalar W4A16 of columns [nb, ne): fp4__gemm_w4a16's loop. */
 FP4_API void fp4__cpu_w4a16_scalar(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                    float alpha_eff, float beta, void *C, fp4_dtype ct, int64_t ldc, int64_t nb,
                                    int64_t ne) {
-  int64_t m, n, b, nbk;
-  int blk = fp4_format_block(B->format);
-  nbk = B->cols / blk;
-  for (m = 0; m < M; m++)
-    for (n = nb; n < ne; n++) {
-      float acc = 0.0f;
-      for (b = 0; b < nbk; b++) {
-        float p = 0.0f;
-        uint8_t s = fp4__scale_at(B, n, b);
-        int kk;
-        for (kk = 0; kk < blk; kk++)
-          p = p + fp4__mul(fp4__load(A, at, m * lda + b * blk + kk), fp4_e2m1_to_float(fp4__code_at(B, n, b * blk + kk)));
-        acc = acc + fp4__mul(p, B->format == FP4_MXFP4 ? fp4_e8m0_to_float(s) : fp4_e4m3_to_float(s));
-      }
-      fp4__store(C, ct, m * ldc + n,
-                 fp4_gemm_epilogue(alpha_eff, acc, beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n) : 0.0f));
-    }
+  fp4__gemm_w4a16_cols(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
 }
 
 #if FP4_CPU_HAVE_AVX2
