@@ -27,7 +27,7 @@ NVCC_FLAGS ?= -O3 -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra
 HAVE_NVCC := $(shell command -v $(NVCC) >/dev/null 2>&1 && echo 1)
 
 VERSION := $(shell sed -n 's/^\#define FP4_VERSION_MAJOR //p' fp4.h).$(shell sed -n 's/^\#define FP4_VERSION_MINOR //p' fp4.h).$(shell sed -n 's/^\#define FP4_VERSION_PATCH //p' fp4.h)
-HEADERS := $(wildcard fp4.h fp4_cpu.h fp4_cuda.cuh)
+HEADERS := $(wildcard fp4.h fp4_cpu.h fp4_cuda.cuh fp4_*.inl)
 # per-file flags: a line "// FP4_TEST_FLAGS: ..." in the source
 fileflags = $(shell sed -n 's,^// FP4_TEST_FLAGS: *,,p' $(1) | head -n 1)
 
@@ -111,7 +111,7 @@ $(BUILD)/tests/cuda_link: tests/cuda_link_a.cu tests/cuda_link_b.cu $(HEADERS)
 	$(abspath $@)
 
 # the whole CUDA header compiled for every architecture in CUDA_HEADER_ARCHS
-$(BUILD)/tests/cuda_header.o: tests/cuda_header.cu $(HEADERS) $(wildcard fp4_*.inl)
+$(BUILD)/tests/cuda_header.o: tests/cuda_header.cu $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(foreach a,$(CUDA_HEADER_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a)) -I. -c $< -o $@
 
@@ -130,7 +130,7 @@ CMAKEDIR     ?= $(PREFIX)/share/cmake/fp4
 FP4_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
                 -e 's|@VERSION_MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g'
 CMAKE_FILES := fp4Config.cmake fp4ConfigVersion.cmake fp4Targets.cmake
-INSTALL_HEADERS := $(HEADERS) $(wildcard fp4_*.inl)
+INSTALL_HEADERS := $(HEADERS)
 
 install:
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)
