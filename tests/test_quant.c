@@ -511,7 +511,7 @@ static void test_sr(void) {
     for (i = 0; i < N; i++) {
       double a = fabs((double)x[i]), lo, hi, p;
       int k;
-      if (i % blk == 0) continue;
+      if (i % blk == 0 || a >= 6.0) continue; /* (float) rounding can give exactly -6: exact, no draw */
       for (k = 0; k < 7 && !(a < r_grid[k + 1]); k++) {
       }
       lo = r_grid[k];
