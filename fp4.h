@@ -1217,13 +1217,10 @@ FP4_API fp4_status fp4_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t 
   return fp4__dequantize(t, y, FP4_F16, ldy);
 }
 
-/* Block Hadamard along the rows (spec §3). In place when x == y and ldx == ldy. */
-FP4_API fp4_status fp4_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
-                                    int64_t ldy, int group, const uint32_t *sign_bits, int inverse) {
+/* Validate a block Hadamard call (shared by every back end): in place only when x == y and ldx == ldy. */
+FP4_API fp4_status fp4__check_hadamard(const float *x, int64_t rows, int64_t cols, int64_t ldx, const float *y,
+                                       int64_t ldy, int group) {
   fp4_status st;
-  float v[256];
-  int64_t r, c;
-  int i;
   if (!x || !y) return FP4_ERR_NULL;
   if (!fp4__hadamard_group_ok(group)) return FP4_ERR_ARG;
   if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
@@ -1233,6 +1230,17 @@ FP4_API fp4_status fp4_hadamard_f32(const float *x, int64_t rows, int64_t cols, 
   if (!(x == y && ldx == ldy) &&
       fp4__overlap(x, fp4__span(rows, cols, ldx, FP4_F32), y, fp4__span(rows, cols, ldy, FP4_F32)))
     return FP4_ERR_ALIAS;
+  return FP4_OK;
+}
+
+/* Block Hadamard along the rows (spec §3). In place when x == y and ldx == ldy. */
+FP4_API fp4_status fp4_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
+                                    int64_t ldy, int group, const uint32_t *sign_bits, int inverse) {
+  fp4_status st;
+  float v[256];
+  int64_t r, c;
+  int i;
+  if ((st = fp4__check_hadamard(x, rows, cols, ldx, y, ldy, group)) != FP4_OK) return st;
   for (r = 0; r < rows; r++)
     for (c = 0; c < cols; c += group) {
       for (i = 0; i < group; i++) v[i] = x[r * ldx + c + i];

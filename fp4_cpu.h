@@ -1027,15 +1027,7 @@ FP4_API fp4_status fp4__cpu_hadamard(int isa, const float *x, int64_t rows, int6
                                      int64_t ldy, int group, const uint32_t *sign_bits, int inverse) {
   fp4_status st;
   int64_t r;
-  if (!x || !y) return FP4_ERR_NULL;
-  if (!fp4__hadamard_group_ok(group)) return FP4_ERR_ARG;
-  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
-  if ((st = fp4__check_dims(rows, cols, ldy)) != FP4_OK) return st;
-  if (cols % group) return FP4_ERR_SHAPE;
-  if ((uintptr_t)x % 4 || (uintptr_t)y % 4) return FP4_ERR_ALIGN;
-  if (!(x == y && ldx == ldy) &&
-      fp4__overlap(x, fp4__span(rows, cols, ldx, FP4_F32), y, fp4__span(rows, cols, ldy, FP4_F32)))
-    return FP4_ERR_ALIAS;
+  if ((st = fp4__check_hadamard(x, rows, cols, ldx, y, ldy, group)) != FP4_OK) return st;
   (void)isa;
   FP4__OMP_FOR
   for (r = 0; r < rows; r++) {

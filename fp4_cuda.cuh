@@ -805,15 +805,7 @@ FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int6
                                               cudaStream_t stream) {
   fp4__cuda_hparams p;
   fp4_status st;
-  if (!x || !y) return FP4_ERR_NULL;
-  if (!fp4__hadamard_group_ok(group)) return FP4_ERR_ARG;
-  if ((st = fp4__check_dims(rows, cols, ldx)) != FP4_OK) return st;
-  if ((st = fp4__check_dims(rows, cols, ldy)) != FP4_OK) return st;
-  if (cols % group) return FP4_ERR_SHAPE;
-  if ((uintptr_t)x % 4 || (uintptr_t)y % 4) return FP4_ERR_ALIGN;
-  if (!(x == y && ldx == ldy) &&
-      fp4__overlap(x, fp4__span(rows, cols, ldx, FP4_F32), y, fp4__span(rows, cols, ldy, FP4_F32)))
-    return FP4_ERR_ALIAS;
+  if ((st = fp4__check_hadamard(x, rows, cols, ldx, y, ldy, group)) != FP4_OK) return st;
   memset(&p, 0, sizeof p);
   p.x = x;
   p.y = y;
