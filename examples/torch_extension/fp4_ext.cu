@@ -105,9 +105,9 @@ std::tuple<torch::Tensor, torch::Tensor, double, double> quantize(const torch::T
   return {data, scales, (double)t.tensor_scale, (double)t.amax};
 }
 
-/* dequantize(data, scales, rule, tensor_scale, amax) -> float32 [rows, cols] */
-torch::Tensor dequantize(const torch::Tensor &data, const torch::Tensor &scales, const std::string &rule,
-                         double tensor_scale, double amax) {
+/* dequantize(data, scales, tensor_scale, amax, rule) -> float32 [rows, cols] (quantize's tuple, then the rule) */
+torch::Tensor dequantize(const torch::Tensor &data, const torch::Tensor &scales, double tensor_scale, double amax,
+                         const std::string &rule) {
   fp4_tensor t = view(data, scales, rule_from_name(rule), tensor_scale, amax);
   torch::Tensor y = torch::empty({t.rows, t.cols}, torch::TensorOptions().dtype(torch::kFloat32).device(data.device()));
   if (data.is_cuda()) {
@@ -182,8 +182,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("quantize", &quantize, "quantize a 2-D tensor: (data, scales, tensor_scale, amax)", py::arg("x"),
         py::arg("rule"), py::arg("hadamard") = 0, py::arg("rht16") = false, py::arg("bf16_rotate") = false,
         py::arg("scale_2d") = false, py::arg("amax") = -1.0);
-  m.def("dequantize", &dequantize, "dequantize to float32", py::arg("data"), py::arg("scales"), py::arg("rule"),
-        py::arg("tensor_scale"), py::arg("amax"));
+  m.def("dequantize", &dequantize, "dequantize to float32", py::arg("data"), py::arg("scales"),
+        py::arg("tensor_scale"), py::arg("amax"), py::arg("rule"));
   m.def("gemm_w4a4", &gemm_w4a4, "A . B^T with both operands FP4 (float32 out)", py::arg("a_data"),
         py::arg("a_scales"), py::arg("a_tensor_scale"), py::arg("a_amax"), py::arg("b_data"), py::arg("b_scales"),
         py::arg("b_tensor_scale"), py::arg("b_amax"), py::arg("rule"), py::arg("fast") = false);
