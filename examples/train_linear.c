@@ -561,12 +561,11 @@ done:
 }
 
 /* ==== main ==== */
-#ifndef TRAIN_LINEAR_NO_MAIN
-int main(int argc, char **argv) {
-  tl_task k;
-  int small = 0, i, r, npts, bad = 0;
-  double *curves;
-  memset(&k, 0, sizeof k);
+/* The task of both programs (train_linear.c on the CPU, train_linear.cu on the GPU): --small or the
+ * default size. Returns 0, or 2 after printing the usage. */
+TL_API int tl_task_from_args(tl_task *k, int argc, char **argv) {
+  int small = 0, i;
+  memset(k, 0, sizeof *k);
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--small")) small = 1;
     else {
@@ -574,16 +573,56 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  k.din = small ? 32 : 64;
-  k.dh = small ? 64 : 128;
-  k.dout = small ? 32 : 32;
-  k.T = small ? 32 : 64;
-  k.teval = small ? 128 : 256;
-  k.steps = small ? 300 : 1000;
-  k.eval_every = small ? 30 : 100;
-  k.lr = 1e-2f;
-  k.noise = 0.1f;
-  k.seed = 2026;
+  k->din = small ? 32 : 64;
+  k->dh = small ? 64 : 128;
+  k->dout = 32;
+  k->T = small ? 32 : 64;
+  k->teval = small ? 128 : 256;
+  k->steps = small ? 300 : 1000;
+  k->eval_every = small ? 30 : 100;
+  k->lr = 1e-2f;
+  k->noise = 0.1f;
+  k->seed = 2026;
+  return 0;
+}
+
+/* Prints the held-out curves of every recipe (curves[r * npts + i], npts = steps / eval_every + 1), their
+ * final loss relative to f32 and, when ms is not NULL, milliseconds per step. Returns 1 if a recipe did
+ * not converge (its final loss is not below a quarter of its first), else 0. */
+TL_API int tl_report(const tl_task *k, const double *curves, const double *ms) {
+  const int npts = k->steps / k->eval_every + 1;
+  int i, r, bad = 0;
+  printf("\nheld-out MSE of the quantized model\n%6s", "step");
+  for (r = 0; r < TL_NRECIPES; r++) printf(" %12s", tl_recipes[r].name);
+  printf("\n");
+  for (i = 0; i < npts; i++) {
+    printf("%6d", i * k->eval_every);
+    for (r = 0; r < TL_NRECIPES; r++) printf(" %12.5f", curves[r * npts + i]);
+    printf("\n");
+  }
+  printf("%6s", "/f32");
+  for (r = 0; r < TL_NRECIPES; r++) printf(" %12.3f", curves[r * npts + npts - 1] / curves[npts - 1]);
+  if (ms) {
+    printf("\n%6s", "ms/st");
+    for (r = 0; r < TL_NRECIPES; r++) printf(" %12.3f", ms[r]);
+  }
+  printf("\n");
+  for (r = 0; r < TL_NRECIPES; r++) {
+    double first = curves[r * npts], last = curves[r * npts + npts - 1];
+    if (!(last < 0.25 * first)) {
+      fprintf(stderr, "%s did not converge: %g -> %g\n", tl_recipes[r].name, first, last);
+      bad = 1;
+    }
+  }
+  return bad;
+}
+
+#ifndef TRAIN_LINEAR_NO_MAIN
+int main(int argc, char **argv) {
+  tl_task k;
+  int r, npts, bad;
+  double *curves;
+  if (tl_task_from_args(&k, argc, argv)) return 2;
   npts = k.steps / k.eval_every + 1;
   curves = (double *)malloc((size_t)(npts * TL_NRECIPES) * sizeof(double));
   if (!curves) return 1;
@@ -594,28 +633,11 @@ int main(int argc, char **argv) {
     fp4_status st;
     if (tl_train(&k, &tl_recipes[r], curves + r * npts, &st) != 0) {
       fprintf(stderr, "%s: %s\n", tl_recipes[r].name, fp4_status_string(st));
+      free(curves);
       return 1;
     }
   }
-  printf("\nheld-out MSE of the quantized model\n%6s", "step");
-  for (r = 0; r < TL_NRECIPES; r++) printf(" %12s", tl_recipes[r].name);
-  printf("\n");
-  for (i = 0; i < npts; i++) {
-    printf("%6d", i * k.eval_every);
-    for (r = 0; r < TL_NRECIPES; r++) printf(" %12.5f", curves[r * npts + i]);
-    printf("\n");
-  }
-  printf("%6s", "/f32");
-  for (r = 0; r < TL_NRECIPES; r++) printf(" %12.3f", curves[r * npts + npts - 1] / curves[npts - 1]);
-  printf("\n");
-  /* converged: the final loss is finite and below a quarter of the initial one */
-  for (r = 0; r < TL_NRECIPES; r++) {
-    double first = curves[r * npts], last = curves[r * npts + npts - 1];
-    if (!(last < 0.25 * first)) {
-      fprintf(stderr, "%s did not converge: %g -> %g\n", tl_recipes[r].name, first, last);
-      bad = 1;
-    }
-  }
+  bad = tl_report(&k, curves, NULL);
   free(curves);
   return bad;
 }

@@ -557,18 +557,11 @@ static fp4_status tlc_train(const tl_task *k, const tl_recipe *rc, double *curve
 
 int main(int argc, char **argv) {
   tl_task k;
-  int small = 0, i, r, npts, bad;
+  int r, npts, bad;
   double *curves, ms[TL_NRECIPES];
   cudaStream_t s;
   fp4_status st;
-  memset(&k, 0, sizeof k);
-  for (i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--small")) small = 1;
-    else {
-      fprintf(stderr, "usage: %s [--small]\n", argv[0]);
-      return 2;
-    }
-  }
+  if (tl_task_from_args(&k, argc, argv)) return 2;
   if (TLC_CUDA(cudaStreamCreate(&s)) != FP4_OK) return 1;
   /* 1. the device against the scalar reference, every recipe and GEMM */
   for (r = 1; r < TL_NRECIPES; r++)
@@ -579,16 +572,6 @@ int main(int argc, char **argv) {
   printf("device vs fp4.h: operand bytes, GEMM outputs %s: %s\n",
          TLC_HAVE_W4A4 ? "bit for bit (W4A4 exact engine)" : "within 1e-5 (dequantized f32 GEMM)", tlc_bad ? "MISMATCH" : "ok");
   /* 2. training: the task of train_linear.c */
-  k.din = small ? 32 : 64;
-  k.dh = small ? 64 : 128;
-  k.dout = 32;
-  k.T = small ? 32 : 64;
-  k.teval = small ? 128 : 256;
-  k.steps = small ? 300 : 1000;
-  k.eval_every = small ? 30 : 100;
-  k.lr = 1e-2f;
-  k.noise = 0.1f;
-  k.seed = 2026;
   npts = k.steps / k.eval_every + 1;
   curves = (double *)malloc((size_t)(npts * TL_NRECIPES) * sizeof(double));
   if (!curves) return 1;
@@ -597,29 +580,10 @@ int main(int argc, char **argv) {
   for (r = 0; r < TL_NRECIPES; r++)
     if ((st = tlc_train(&k, &tl_recipes[r], curves + r * npts, &ms[r], s)) != FP4_OK) {
       fprintf(stderr, "%s: %s\n", tl_recipes[r].name, fp4_status_string(st));
+      free(curves);
       return 1;
     }
-  printf("\nheld-out MSE of the quantized model\n%6s", "step");
-  for (r = 0; r < TL_NRECIPES; r++) printf(" %12s", tl_recipes[r].name);
-  printf("\n");
-  for (i = 0; i < npts; i++) {
-    printf("%6d", i * k.eval_every);
-    for (r = 0; r < TL_NRECIPES; r++) printf(" %12.5f", curves[r * npts + i]);
-    printf("\n");
-  }
-  printf("%6s", "/f32");
-  for (r = 0; r < TL_NRECIPES; r++) printf(" %12.3f", curves[r * npts + npts - 1] / curves[npts - 1]);
-  printf("\n%6s", "ms/st");
-  for (r = 0; r < TL_NRECIPES; r++) printf(" %12.3f", ms[r]);
-  printf("\n");
-  bad = tlc_bad;
-  for (r = 0; r < TL_NRECIPES; r++) {
-    double first = curves[r * npts], last = curves[r * npts + npts - 1];
-    if (!(last < 0.25 * first)) {
-      fprintf(stderr, "%s did not converge: %g -> %g\n", tl_recipes[r].name, first, last);
-      bad = 1;
-    }
-  }
+  bad = tl_report(&k, curves, ms) | tlc_bad;
   free(curves);
   cudaStreamDestroy(s);
   return bad;
