@@ -18,68 +18,13 @@
 #endif
 #endif
 #include "harness.h"
+#include "backends.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 /* Digest of the workload on fp4.h (scalar reference). */
 #define GOLDEN 0x95a8ed084d9f7330ull
-
-typedef struct backend {
-  const char *name;
-  fp4_status (*q_f32)(const float *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *, void *,
-                      size_t);
-  fp4_status (*q_bf16)(const uint16_t *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *,
-                       void *, size_t);
-  fp4_status (*q_f16)(const uint16_t *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *,
-                      void *, size_t);
-  fp4_status (*dq_f32)(const fp4_tensor *, float *, int64_t);
-  fp4_status (*dq_bf16)(const fp4_tensor *, uint16_t *, int64_t);
-  fp4_status (*dq_f16)(const fp4_tensor *, uint16_t *, int64_t);
-  fp4_status (*fake_f32)(const float *, int64_t, int64_t, int64_t, const fp4_quant_config *, float *, int64_t,
-                         uint8_t *, void *, size_t);
-  fp4_status (*had_f32)(const float *, int64_t, int64_t, int64_t, float *, int64_t, int, const uint32_t *, int);
-  fp4_status (*w4a4_f32)(const fp4_tensor *, const fp4_tensor *, float, float, float *, int64_t, void *, size_t);
-  fp4_status (*w4a4_bf16)(const fp4_tensor *, const fp4_tensor *, float, float, uint16_t *, int64_t, void *,
-                          size_t);
-  fp4_status (*w4a4_f16)(const fp4_tensor *, const fp4_tensor *, float, float, uint16_t *, int64_t, void *,
-                         size_t);
-  fp4_status (*w4a16_f32_f32)(const float *, int64_t, int64_t, const fp4_tensor *, float, float, float *, int64_t,
-                              void *, size_t);
-  fp4_status (*w4a16_f32_bf16)(const float *, int64_t, int64_t, const fp4_tensor *, float, float, uint16_t *,
-                               int64_t, void *, size_t);
-  fp4_status (*w4a16_bf16_f32)(const uint16_t *, int64_t, int64_t, const fp4_tensor *, float, float, float *,
-                               int64_t, void *, size_t);
-  fp4_status (*w4a16_bf16_bf16)(const uint16_t *, int64_t, int64_t, const fp4_tensor *, float, float, uint16_t *,
-                                int64_t, void *, size_t);
-  fp4_status (*w4a16_f16_f16)(const uint16_t *, int64_t, int64_t, const fp4_tensor *, float, float, uint16_t *,
-                              int64_t, void *, size_t);
-  fp4_status (*w4a16_f16_f32)(const uint16_t *, int64_t, int64_t, const fp4_tensor *, float, float, float *,
-                              int64_t, void *, size_t);
-} backend;
-
-#define BACKEND(P, S)                                                                                          \
-  {                                                                                                            \
-    #P #S, P##quantize_f32##S, P##quantize_bf16##S, P##quantize_f16##S, P##dequantize_f32##S,                  \
-        P##dequantize_bf16##S, P##dequantize_f16##S, P##fake_quantize_f32##S, P##hadamard_f32##S,              \
-        P##gemm_w4a4_f32##S, P##gemm_w4a4_bf16##S, P##gemm_w4a4_f16##S, P##gemm_w4a16_f32_f32##S,              \
-        P##gemm_w4a16_f32_bf16##S, P##gemm_w4a16_bf16_f32##S, P##gemm_w4a16_bf16_bf16##S,                      \
-        P##gemm_w4a16_f16_f16##S, P##gemm_w4a16_f16_f32##S                                                     \
-  }
-static const backend backends[] = {
-    BACKEND(fp4_, ),
-#ifdef FP4_CPU_H
-    BACKEND(fp4_cpu_, ),
-    BACKEND(fp4_cpu_, _scalar),
-#if FP4_CPU_HAVE_AVX2
-    BACKEND(fp4_cpu_, _avx2),
-#endif
-#if FP4_CPU_HAVE_AVX512
-    BACKEND(fp4_cpu_, _avx512),
-#endif
-#endif
-};
-#define NBACKENDS ((int)(sizeof backends / sizeof backends[0]))
 
 /* ---- the workload ---- */
 typedef struct fnv {

@@ -16,57 +16,9 @@
 #endif
 #endif
 #include "harness.h"
+#include "backends.h"
 #include <float.h>
 #include <limits.h>
-
-/* ---- back ends ---- */
-typedef struct backend {
-  const char *name;
-  size_t (*qws)(int64_t, int64_t, const fp4_quant_config *);
-  fp4_status (*q_f32)(const float *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *, void *,
-                      size_t);
-  fp4_status (*q_bf16)(const uint16_t *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *,
-                       void *, size_t);
-  fp4_status (*q_f16)(const uint16_t *, int64_t, int64_t, int64_t, const fp4_quant_config *, fp4_tensor *,
-                      void *, size_t);
-  fp4_status (*dq_f32)(const fp4_tensor *, float *, int64_t);
-  fp4_status (*dq_bf16)(const fp4_tensor *, uint16_t *, int64_t);
-  fp4_status (*dq_f16)(const fp4_tensor *, uint16_t *, int64_t);
-  fp4_status (*fake_f32)(const float *, int64_t, int64_t, int64_t, const fp4_quant_config *, float *, int64_t,
-                         uint8_t *, void *, size_t);
-  fp4_status (*had_f32)(const float *, int64_t, int64_t, int64_t, float *, int64_t, int, const uint32_t *, int);
-  size_t (*gws)(int64_t, int64_t, int64_t);
-  fp4_status (*w4a4_f32)(const fp4_tensor *, const fp4_tensor *, float, float, float *, int64_t, void *, size_t);
-  fp4_status (*w4a4_bf16)(const fp4_tensor *, const fp4_tensor *, float, float, uint16_t *, int64_t, void *,
-                          size_t);
-  fp4_status (*w4a16_f32_f32)(const float *, int64_t, int64_t, const fp4_tensor *, float, float, float *, int64_t,
-                              void *, size_t);
-  fp4_status (*w4a16_bf16_f16)(const uint16_t *, int64_t, int64_t, const fp4_tensor *, float, float, uint16_t *,
-                               int64_t, void *, size_t);
-} backend;
-
-#define BACKEND(P, S)                                                                                        \
-  {                                                                                                          \
-    #P #S, P##quantize_workspace_size, P##quantize_f32##S, P##quantize_bf16##S, P##quantize_f16##S,          \
-        P##dequantize_f32##S, P##dequantize_bf16##S, P##dequantize_f16##S, P##fake_quantize_f32##S,          \
-        P##hadamard_f32##S, P##gemm_workspace_size, P##gemm_w4a4_f32##S, P##gemm_w4a4_bf16##S,               \
-        P##gemm_w4a16_f32_f32##S, P##gemm_w4a16_bf16_f16##S                                                  \
-  }
-/* fp4.h, then fp4_cpu.h's default and every path compiled in (_scalar, _avx2, _avx512) */
-static const backend backends[] = {
-    BACKEND(fp4_, ),
-#ifdef FP4_CPU_H
-    BACKEND(fp4_cpu_, ),
-    BACKEND(fp4_cpu_, _scalar),
-#if FP4_CPU_HAVE_AVX2
-    BACKEND(fp4_cpu_, _avx2),
-#endif
-#if FP4_CPU_HAVE_AVX512
-    BACKEND(fp4_cpu_, _avx512),
-#endif
-#endif
-};
-#define NBACKENDS ((int)(sizeof backends / sizeof backends[0]))
 
 /* ---- guarded buffers ---- */
 #define GUARD 64
