@@ -76,6 +76,21 @@ const char *st_meta(const st_file *f, const char *key);
  * meta[0..2*nmeta) into a new malloc'd buffer; tensors are laid out in the given order, the header
  * padded with spaces to a multiple of 8. Returns NULL on a size mismatch or no memory. */
 uint8_t *st_serialize(const st_tensor *t, size_t n, const char *const *meta, size_t nmeta, size_t *len);
+/* A tensor to serialize: 1-D [d0] when d1 is 0, else 2-D [d0, d1]; nbytes of data. */
+st_tensor st_tensor_of(const char *name, st_dtype dtype, uint64_t d0, uint64_t d1, const void *data, uint64_t nbytes);
+
+st_tensor st_tensor_of(const char *name, st_dtype dtype, uint64_t d0, uint64_t d1, const void *data, uint64_t nbytes) {
+  st_tensor t;
+  memset(&t, 0, sizeof t);
+  t.name = name;
+  t.dtype = dtype;
+  t.ndim = d1 ? 2 : 1;
+  t.shape[0] = d0;
+  t.shape[1] = d1;
+  t.nbytes = nbytes;
+  t.data = (const uint8_t *)data;
+  return t;
+}
 
 const char *st_dtype_name(st_dtype d) {
   static const char *const names[] = {
@@ -849,26 +864,12 @@ static int write_and_check(const char *path, const char *input, result *rs, size
       snprintf(names[3 * i + j], nl, "%s%s", rs[i].src->name, suffix[j]);
     }
     if (bad) break;
-    out[k].name = names[3 * i];
-    out[k].dtype = ST_U8;
-    out[k].ndim = 2;
-    out[k].shape[0] = (uint64_t)t->rows;
-    out[k].shape[1] = (uint64_t)(t->cols / 2);
-    out[k].nbytes = fp4_data_bytes(t->rows, t->cols);
-    out[k++].data = t->data;
-    out[k].name = names[3 * i + 1];
-    out[k].dtype = ST_U8;
-    out[k].ndim = 2;
-    out[k].shape[0] = (uint64_t)t->rows;
-    out[k].shape[1] = (uint64_t)(t->cols / blk);
-    out[k].nbytes = fp4_scale_bytes(t->format, t->rows, t->cols, FP4_LAYOUT_LINEAR);
-    out[k++].data = t->scales;
-    out[k].name = names[3 * i + 2];
-    out[k].dtype = ST_F32;
-    out[k].ndim = 1;
-    out[k].shape[0] = 1;
-    out[k].nbytes = 4;
-    out[k++].data = (const uint8_t *)&amax[i]; /* host order: little-endian hosts only, checked below */
+    out[k++] = st_tensor_of(names[3 * i], ST_U8, (uint64_t)t->rows, (uint64_t)(t->cols / 2), t->data,
+                            fp4_data_bytes(t->rows, t->cols));
+    out[k++] = st_tensor_of(names[3 * i + 1], ST_U8, (uint64_t)t->rows, (uint64_t)(t->cols / blk), t->scales,
+                            fp4_scale_bytes(t->format, t->rows, t->cols, FP4_LAYOUT_LINEAR));
+    /* host order: little-endian hosts only, checked below */
+    out[k++] = st_tensor_of(names[3 * i + 2], ST_F32, 1, 0, &amax[i], 4);
   }
   if (!bad) {
     const uint32_t one = 1;
