@@ -322,6 +322,12 @@ static inline __m256i fp4__mac_avx2(__m256i acc, __m256i u, __m256i s) {
   return _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s));
 }
 static inline __m256i fp4__macfin_avx2(__m256i acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
+/* Packed W4A4: a block's correction term c = -12 * (sum of the B block), |c| <= 4608, as stored
+ * (int16 accumulation: c in the low int16 of its int32 lane, 0 above, so that the int16 pair sums
+ * can start from it); the accumulator it starts, and the block's int32 sums at the end. */
+static inline int32_t fp4__corpack_avx2(int32_t c) { return (int32_t)((uint32_t)c & 0xFFFFu); }
+static inline __m256i fp4__macinit_avx2(__m256i cor) { return cor; }
+static inline __m256i fp4__macend_avx2(__m256i acc) { return fp4__macfin_avx2(acc); }
 #ifdef __cplusplus
 }
 #endif
@@ -459,6 +465,16 @@ static inline __m512i fp4__macfin_avx512(__m512i acc) {
   return _mm512_madd_epi16(acc, _mm512_set1_epi16(1));
 #endif
 }
+/* As fp4__corpack_avx2 (VNNI: int32 accumulation from c itself). */
+static inline int32_t fp4__corpack_avx512(int32_t c) {
+#if FP4_CPU_HAVE_VNNI
+  return c;
+#else
+  return (int32_t)((uint32_t)c & 0xFFFFu);
+#endif
+}
+static inline __m512i fp4__macinit_avx512(__m512i cor) { return cor; }
+static inline __m512i fp4__macend_avx512(__m512i acc) { return fp4__macfin_avx512(acc); }
 #ifdef __cplusplus
 }
 #endif
@@ -683,6 +699,69 @@ FP4_API void fp4__cpu_w4a16_scalar(const void *A, fp4_dtype at, int64_t M, int64
   fp4__gemm_w4a16_cols(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
 }
 
+/* ---- W4A4 with operands packed once per call (caller workspace, fp4_cpu_gemm_workspace_size) ----
+ * A rows as c + 12 (u8), K contiguous, rows padded to a multiple of 8; B in panels of W lanes (W = 8
+ * or 16 output columns), 4 consecutive k per int32 lane, columns padded to a multiple of 32; per
+ * block the scale terms the microkernel adds (below), and per A row / B panel the range of scale
+ * codes, which decides whether a tile may take the FMA promotion. */
+typedef struct fp4__w4a4_pack {
+  int64_t M, N, K, Mp, Np, nbk; /* nbk = K / block */
+  uint8_t *a;                   /* [Mp][K] */
+  int32_t *as;                  /* [Mp][nbk] MXFP4: ea << 23; NVFP4: bits of sa */
+  uint8_t *asc;                 /* [Mp][nbk] scale codes */
+  int32_t *arng;                /* [Mp][2] min, max of the row's codes (MXFP4); a NaN code: -4096, 4096 */
+  int8_t *b;                    /* [Np / W][K / 4][W][4] */
+  int32_t *bcor;                /* [Np / W][nbk][W] -12 * (sum of the block's B values), fp4__corpack */
+  int32_t *bs;                  /* [Np / W][nbk][W] MXFP4: (eb - 129) << 23; NVFP4: bits of sb * 0.25 */
+  uint8_t *bsc;                 /* [Np / W][nbk][W] scale codes */
+  int32_t *brng;                /* [Np / 8][2] as arng, per panel (indexed by panel of W lanes) */
+} fp4__w4a4_pack;
+
+/* Carve the workspace (NULL size: just count). Returns the bytes needed, 0 if sizes overflow. */
+FP4_API size_t fp4__w4a4_layout(int64_t M, int64_t N, int64_t K, int blk, void *ws, fp4__w4a4_pack *P) {
+  const int64_t Mp = (M + 7) / 8 * 8, Np = (N + 31) / 32 * 32, nbk = K / blk;
+  const int64_t lim = (int64_t)1 << 40;
+  size_t off = 0, sz[9], o[9];
+  uintptr_t base;
+  int i;
+  if (M <= 0 || N <= 0 || K <= 0 || M > lim || N > lim || K > lim || (double)(Mp + Np) * (double)K * 2.0 > 1e18)
+    return 0;
+  sz[0] = (size_t)(Mp * K);
+  sz[1] = (size_t)(Mp * nbk) * 4;
+  sz[2] = (size_t)(Mp * nbk);
+  sz[3] = (size_t)Mp * 8;
+  sz[4] = (size_t)(Np * K);
+  sz[5] = (size_t)(Np * nbk) * 4;
+  sz[6] = (size_t)(Np * nbk) * 4;
+  sz[7] = (size_t)(Np * nbk);
+  sz[8] = (size_t)(Np / 8) * 8;
+  base = (uintptr_t)ws;
+  off = (size_t)((64 - base % 64) % 64);
+  for (i = 0; i < 9; i++) {
+    o[i] = off;
+    off += (sz[i] + 63) / 64 * 64;
+  }
+  if (P) {
+    char *w = (char *)ws;
+    P->M = M;
+    P->N = N;
+    P->K = K;
+    P->Mp = Mp;
+    P->Np = Np;
+    P->nbk = nbk;
+    P->a = (uint8_t *)(void *)(w + o[0]);
+    P->as = (int32_t *)(void *)(w + o[1]);
+    P->asc = (uint8_t *)(void *)(w + o[2]);
+    P->arng = (int32_t *)(void *)(w + o[3]);
+    P->b = (int8_t *)(void *)(w + o[4]);
+    P->bcor = (int32_t *)(void *)(w + o[5]);
+    P->bs = (int32_t *)(void *)(w + o[6]);
+    P->bsc = (uint8_t *)(void *)(w + o[7]);
+    P->brng = (int32_t *)(void *)(w + o[8]);
+  }
+  return off + 64;
+}
+
 #if FP4_CPU_HAVE_AVX2
 FP4__TARGET_AVX2
 /* Decode nbytes packed codes (a multiple of 8) into 2 * nbytes bytes through a 16-entry table. */
@@ -716,6 +795,7 @@ FP4__TARGET_END
 #define FP4__KC 256
 #define FP4__NP 4
 #define FP4__MB 128
+#define FP4__W4A4_MG 128 /* packed W4A4: rows per work item (a multiple of every FP4__TR) */
 #define FP4__W4A16_KC 512 /* W4A16 with M > 4: weight elements decoded at a time */
 #define FP4__CPU_CAT2(a, b) a##_##b
 #define FP4__CPU_CAT(a, b) FP4__CPU_CAT2(a, b)
@@ -725,6 +805,8 @@ FP4__TARGET_END
 #define FP4__CPU_BODY 1
 #define FP4__ISA avx2
 #define FP4__W 8
+#define FP4__TR 4 /* packed W4A4 register tile: rows x panels of W columns */
+#define FP4__TP 2
 #define FP4__VF __m256
 #define FP4__VI __m256i
 #define FP4__LDU(p) _mm256_loadu_ps(p)
@@ -760,6 +842,8 @@ FP4__TARGET_END
 #undef FP4__CPU_BODY
 #undef FP4__ISA
 #undef FP4__W
+#undef FP4__TR
+#undef FP4__TP
 #undef FP4__VF
 #undef FP4__VI
 #undef FP4__LDU
@@ -791,6 +875,8 @@ FP4__TARGET_END
 #define FP4__CPU_BODY 1
 #define FP4__ISA avx512
 #define FP4__W 16
+#define FP4__TR 8
+#define FP4__TP 2
 #define FP4__VF __m512
 #define FP4__VI __m512i
 #define FP4__LDU(p) _mm512_loadu_ps(p)
@@ -822,6 +908,8 @@ FP4__TARGET_END
 #undef FP4__CPU_BODY
 #undef FP4__ISA
 #undef FP4__W
+#undef FP4__TR
+#undef FP4__TP
 #undef FP4__VF
 #undef FP4__VI
 #undef FP4__LDU
@@ -858,7 +946,13 @@ extern "C" {
 #define FP4__OMP_FOR _Pragma("omp parallel for schedule(dynamic, 1)")
 #define FP4__OMP_FOR_OR_NONFINITE _Pragma("omp parallel for schedule(dynamic, 1) reduction(|| : nonfinite)")
 #define FP4__OMP_FOR_MAX_AMAX _Pragma("omp parallel for schedule(static) reduction(max : amax)")
+#define FP4__OMP_PARALLEL _Pragma("omp parallel")
+#define FP4__OMP_FOR_STATIC _Pragma("omp for schedule(static)")
+#define FP4__OMP_FOR_DYNAMIC _Pragma("omp for schedule(dynamic, 1)")
 #else
+#define FP4__OMP_PARALLEL
+#define FP4__OMP_FOR_STATIC
+#define FP4__OMP_FOR_DYNAMIC
 #define FP4__OMP_FOR
 #define FP4__OMP_FOR_OR_NONFINITE
 #define FP4__OMP_FOR_MAX_AMAX
@@ -1051,12 +1145,37 @@ FP4_API fp4_status fp4__cpu_hadamard(int isa, const float *x, int64_t rows, int6
   return FP4_OK;
 }
 
-/* GEMMs: fp4.h's validation, then columns [nb, ne) (whole: all, split over OpenMP threads). */
+/* Packed W4A4 stage on the chosen path (see fp4__cpu_w4a4p); stage -1: the number of stage-2 items. */
+FP4_API int64_t fp4__cpu_w4a4p_isa(int isa, int stage, int64_t i, const fp4__w4a4_pack *P, const fp4_tensor *A,
+                                   const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
+                                   int64_t ldc) {
+#if FP4_CPU_HAVE_AVX512
+  if (isa == FP4_CPU_AVX512) {
+    if (stage < 0) return fp4__w4a4p_items_avx512(P);
+    fp4__cpu_w4a4p_avx512(stage, i, P, A, B, alpha_eff, beta, C, ct, ldc);
+    return 0;
+  }
+#endif
+#if FP4_CPU_HAVE_AVX2
+  if (stage < 0) return fp4__w4a4p_items_avx2(P);
+  fp4__cpu_w4a4p_avx2(stage, i, P, A, B, alpha_eff, beta, C, ct, ldc);
+#else
+  (void)stage; (void)i; (void)P; (void)A; (void)B; (void)alpha_eff; (void)beta; (void)C; (void)ct; (void)ldc;
+#endif
+  (void)isa;
+  return 0;
+}
+
+/* GEMMs: fp4.h's validation, then columns [nb, ne) (whole: all, split over OpenMP threads). The
+ * whole-tensor W4A4 on a SIMD path packs both operands once into the caller's workspace when it is
+ * large enough (fp4_cpu_gemm_workspace_size) and overlaps no operand; otherwise it repacks per chunk. */
 FP4_API fp4_status fp4__cpu_gemm_w4a4(int isa, const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta,
-                                      void *C, fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne, int whole) {
+                                      void *C, fp4_dtype ct, int64_t ldc, int64_t nb, int64_t ne, int whole, void *ws,
+                                      size_t ws_bytes) {
   fp4_status st;
   float alpha_eff;
   int64_t i, n, step;
+  size_t need;
   if ((st = fp4__check_tensor(A)) != FP4_OK || (st = fp4__check_tensor(B)) != FP4_OK) return st;
   if (A->format != B->format || A->cols != B->cols) return FP4_ERR_UNSUPPORTED;
   if ((st = fp4__check_gemm_out(C, ct, A->rows, B->rows, ldc, B)) != FP4_OK) return st;
@@ -1072,6 +1191,31 @@ FP4_API fp4_status fp4__cpu_gemm_w4a4(int isa, const fp4_tensor *A, const fp4_te
   } else if (nb < 0 || nb > ne || ne > B->rows)
     return FP4_ERR_ARG;
   alpha_eff = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
+  need = fp4__w4a4_layout(A->rows, B->rows, A->cols, fp4_format_block(A->format), NULL, NULL);
+  if (whole && isa != FP4_CPU_SCALAR && FP4_CPU_HAVE_AVX2 && ws && need && ws_bytes >= need &&
+      !fp4__overlap(ws, ws_bytes, C, fp4__span(A->rows, B->rows, ldc, ct)) &&
+      !fp4__overlap(ws, ws_bytes, A->data, fp4_data_bytes(A->rows, A->cols)) &&
+      !fp4__overlap(ws, ws_bytes, B->data, fp4_data_bytes(B->rows, B->cols)) &&
+      !fp4__overlap(ws, ws_bytes, A->scales, fp4_scale_bytes(A->format, A->rows, A->cols, A->scale_layout)) &&
+      !fp4__overlap(ws, ws_bytes, B->scales, fp4_scale_bytes(B->format, B->rows, B->cols, B->scale_layout))) {
+    fp4__w4a4_pack P;
+    int64_t na, nbp, nit;
+    fp4__w4a4_layout(A->rows, B->rows, A->cols, fp4_format_block(A->format), ws, &P);
+    na = P.Mp / 8;
+    nbp = P.Np / 32;
+    nit = fp4__cpu_w4a4p_isa(isa, -1, 0, &P, A, B, alpha_eff, beta, C, ct, ldc);
+    FP4__OMP_PARALLEL
+    {
+      int64_t it;
+      FP4__OMP_FOR_STATIC
+      for (it = 0; it < na; it++) fp4__cpu_w4a4p_isa(isa, 0, it, &P, A, B, alpha_eff, beta, C, ct, ldc);
+      FP4__OMP_FOR_STATIC
+      for (it = 0; it < nbp; it++) fp4__cpu_w4a4p_isa(isa, 1, it, &P, A, B, alpha_eff, beta, C, ct, ldc);
+      FP4__OMP_FOR_DYNAMIC
+      for (it = 0; it < nit; it++) fp4__cpu_w4a4p_isa(isa, 2, it, &P, A, B, alpha_eff, beta, C, ct, ldc);
+    }
+    return FP4_OK;
+  }
   step = FP4__NP * 16;
   n = (ne - nb + step - 1) / step;
   (void)isa;
@@ -1129,11 +1273,11 @@ FP4_API size_t fp4_cpu_quantize_workspace_size(int64_t rows, int64_t cols, const
   (void)cfg;
   return 0;
 }
+/* Bytes of workspace with which the whole-tensor W4A4 GEMMs on a SIMD path pack each operand once
+ * (either format; 0 for sizes no call accepts). Less (or NULL) still works, repacking per chunk.
+ * The W4A16 GEMMs need none. */
 FP4_API size_t fp4_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
-  (void)M;
-  (void)N;
-  (void)K;
-  return 0;
+  return fp4__w4a4_layout(M, N, K, 16, NULL, NULL);
 }
 
 /* Public names, stamped per ISA: FP4__CPU_API(suffix, isa expression). The unsuffixed set uses
@@ -1153,9 +1297,7 @@ FP4_API size_t fp4_cpu_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
   FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a4_, ON, S)(const fp4_tensor *A, const fp4_tensor *B, float alpha, \
                                                          float beta, OT *C, int64_t ldc, void *ws,            \
                                                          size_t ws_bytes) {                                    \
-    (void)ws;                                                                                                  \
-    (void)ws_bytes;                                                                                            \
-    return fp4__cpu_gemm_w4a4(ISA, A, B, alpha, beta, C, ODT, ldc, 0, 0, 1);                                   \
+    return fp4__cpu_gemm_w4a4(ISA, A, B, alpha, beta, C, ODT, ldc, 0, 0, 1, ws, ws_bytes);                      \
   }
 #define FP4__CPU_W4A16(S, ISA, AN, AT, ADT, ON, OT, ODT)                                                       \
   FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a16_, AN, FP4__CAT3(_, ON, S))(                                 \
@@ -1221,7 +1363,7 @@ FP4__CPU_API(_avx512, FP4_CPU_AVX512)
   FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a4_, DN, _cols)(const fp4_tensor *A, const fp4_tensor *B,       \
                                                              float alpha, float beta, DT *C, int64_t ldc,     \
                                                              int64_t n_begin, int64_t n_end) {                 \
-    return fp4__cpu_gemm_w4a4(FP4_CPU_FORCE_ISA, A, B, alpha, beta, C, DTE, ldc, n_begin, n_end, 0);           \
+    return fp4__cpu_gemm_w4a4(FP4_CPU_FORCE_ISA, A, B, alpha, beta, C, DTE, ldc, n_begin, n_end, 0, NULL, 0); \
   }
 #define FP4__CPU_W4A16_COLS(AN, AT, ADT, ON, OT, ODT)                                                          \
   FP4_API fp4_status FP4__CAT3(fp4_cpu_gemm_w4a16_, AN, FP4__CAT3(_, ON, _cols))(                             \
@@ -1764,6 +1906,231 @@ static inline void FP4__F(fp4__cpu_w4a4)(const fp4_tensor *A, const fp4_tensor *
   for (n0 = nb; n0 < ne; n0 += FP4__NP * FP4__W)
     FP4__F(fp4__cpu_w4a4_tile)(A, B, alpha_eff, beta, C, ct, ldc, n0,
                                ne - n0 < FP4__NP * FP4__W ? ne : n0 + FP4__NP * FP4__W);
+}
+
+/* ---- W4A4 on packed operands (fp4__w4a4_pack): each operand decoded once per call, then a
+ * register tile of FP4__TR rows x FP4__TP panels (FP4__TP * FP4__W output columns) over the whole K,
+ * the blocks in K order. Promotion per block and output: the exact t_b (spec §5) added by one
+ * FMA where the tile's scale codes guarantee that (float)T * scale is exact (MXFP4: ea + eb in
+ * [130, 370], no NaN code; NVFP4: no NaN code): then fma(T, s, acc) rounds once, as acc + t_b does.
+ * Other tiles take fp4_w4a4_block_term lane by lane. ---- */
+
+/* Pack A rows [m0, m1) (rows at or past M: padding). */
+static inline void FP4__F(fp4__w4a4p_pack_a)(const fp4__w4a4_pack *P, const fp4_tensor *A, int64_t m0, int64_t m1) {
+  const int mx = A->format == FP4_MXFP4;
+  const int64_t K = P->K, nbk = P->nbk;
+  const __m128i lutA = _mm_setr_epi8(12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0);
+  int64_t m, b;
+  for (m = m0; m < m1; m++) {
+    uint8_t *sc = P->asc + m * nbk;
+    int32_t lo = 4096, hi = -4096;
+    if (m < P->M) {
+      fp4__cpu_decode(A->data + m * (K / 2), (int)(K / 2), P->a + m * K, lutA);
+      fp4__cpu_row_scales(A, m, 0, (int)nbk, sc);
+    } else {
+      memset(P->a + m * K, 12, (size_t)K);
+      memset(sc, mx ? 127 : 0x38, (size_t)nbk);
+    }
+    for (b = 0; b < nbk; b++) {
+      uint8_t s = sc[b];
+      if (mx) {
+        P->as[m * nbk + b] = (int32_t)((uint32_t)s << 23);
+        if (s == 0xFF) lo = -4096, hi = 4096;
+        else {
+          lo = s < lo ? s : lo;
+          hi = s > hi ? s : hi;
+        }
+      } else {
+        float v = fp4_e4m3_to_float(s);
+        memcpy(&P->as[m * nbk + b], &v, 4);
+        if ((s & 0x7F) == 0x7F) lo = -4096, hi = 4096;
+      }
+    }
+    P->arng[2 * m] = lo;
+    P->arng[2 * m + 1] = hi;
+  }
+}
+
+/* Pack B panel p (FP4__W columns; columns at or past N: code 0, scale 1). */
+static inline void FP4__F(fp4__w4a4p_pack_b)(const fp4__w4a4_pack *P, const fp4_tensor *B, int64_t p) {
+  const int mx = B->format == FP4_MXFP4, blk = mx ? 32 : 16;
+  const int64_t K = P->K, nbk = P->nbk;
+  const __m128i lutB = _mm_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+  int8_t *dst = P->b + p * K * FP4__W;
+  int32_t lo = 4096, hi = -4096;
+  int l;
+  for (l = 0; l < FP4__W; l++) {
+    const int64_t n = p * FP4__W + l;
+    int64_t k0, b;
+    for (k0 = 0; k0 < K; k0 += 256) {
+      const int kc = K - k0 < 256 ? (int)(K - k0) : 256;
+      int8_t row[256];
+      int g, k;
+      if (n < P->N) fp4__cpu_decode(B->data + n * (K / 2) + k0 / 2, kc / 2, (uint8_t *)row, lutB);
+      else memset(row, 0, (size_t)kc);
+      for (g = 0; g < kc / 4; g++) memcpy(dst + ((k0 / 4 + g) * FP4__W + l) * 4, row + 4 * g, 4);
+      for (b = 0; b < kc / blk; b++) {
+        int32_t s = 0;
+        for (k = 0; k < blk; k++) s += row[b * blk + k];
+        P->bcor[(p * nbk + k0 / blk + b) * FP4__W + l] = FP4__F(fp4__corpack)(-12 * s);
+      }
+    }
+    for (b = 0; b < nbk; b++) {
+      uint8_t s = n < P->N ? fp4__scale_at(B, n, b) : (uint8_t)(mx ? 127 : 0x38);
+      int64_t i = (p * nbk + b) * FP4__W + l;
+      P->bsc[i] = s;
+      if (mx) {
+        P->bs[i] = (int32_t)((uint32_t)(s - 129) << 23);
+        if (s == 0xFF) lo = -4096, hi = 4096;
+        else {
+          lo = s < lo ? s : lo;
+          hi = s > hi ? s : hi;
+        }
+      } else {
+        float v = fp4_e4m3_to_float(s) * 0.25f;
+        memcpy(&P->bs[i], &v, 4);
+        if ((s & 0x7F) == 0x7F) lo = -4096, hi = 4096;
+      }
+    }
+  }
+  P->brng[2 * p] = lo;
+  P->brng[2 * p + 1] = hi;
+}
+
+/* acc[FP4__TR][FP4__TP * FP4__W] = the fp32 block sums of rows m0 .. and panels p0 .. (K order). */
+FP4__ALWAYS void FP4__F(fp4__w4a4p_micro)(const fp4__w4a4_pack *P, const fp4_format f, int64_t m0, int64_t p0,
+                                          float (*acc)[FP4__TP * FP4__W]) {
+  const int blk = f == FP4_MXFP4 ? 32 : 16, gpb = blk / 4;
+  const int64_t K = P->K, nbk = P->nbk;
+  const uint8_t *a = P->a + m0 * K;
+  const int32_t *as = P->as + m0 * nbk;
+  int32_t lo = 4096, hi = -4096, tt[FP4__TR][FP4__TP][FP4__W];
+  int64_t b;
+  int r, p, fast;
+  for (r = 0; r < FP4__TR; r++) {
+    lo = P->arng[2 * (m0 + r)] < lo ? P->arng[2 * (m0 + r)] : lo;
+    hi = P->arng[2 * (m0 + r) + 1] > hi ? P->arng[2 * (m0 + r) + 1] : hi;
+    for (p = 0; p < FP4__TP * FP4__W; p++) acc[r][p] = 0.0f;
+  }
+  fast = 1;
+  for (p = 0; p < FP4__TP; p++) {
+    const int32_t blo = P->brng[2 * (p0 + p)], bhi = P->brng[2 * (p0 + p) + 1];
+    if (f == FP4_MXFP4) fast &= lo >= 0 && blo >= 0 && hi <= 255 && bhi <= 255 && lo + blo >= 130 && hi + bhi <= 370;
+    else fast &= lo >= 0 && blo >= 0 && hi <= 255 && bhi <= 255;
+  }
+  for (b = 0; b < nbk; b++) {
+    const int8_t *bb = P->b + (p0 * K + b * blk) * FP4__W;
+    const uint8_t *ab = a + b * blk;
+    const int32_t *cp0 = P->bcor + (p0 * nbk + b) * FP4__W, *cp1 = P->bcor + ((p0 + 1) * nbk + b) * FP4__W;
+    /* named accumulators (an array would live in memory); FP4__TP is 2 */
+    FP4__VI t00 = FP4__F(fp4__macinit)(FP4__LDUI(cp0)), t01 = FP4__F(fp4__macinit)(FP4__LDUI(cp1)), t10 = t00, t11 = t01, t20 = t00,
+            t21 = t01, t30 = t00, t31 = t01;
+#if FP4__TR == 8
+    FP4__VI t40 = t00, t41 = t01, t50 = t00, t51 = t01, t60 = t00, t61 = t01, t70 = t00, t71 = t01;
+#endif
+    int g;
+    for (g = 0; g < gpb; g++) {
+      const FP4__VI y0 = FP4__LDUI(bb + 4 * g * FP4__W), y1 = FP4__LDUI(bb + (K + 4 * g) * FP4__W);
+      FP4__VI x;
+/* row r: broadcast 4 A bytes, two dot products; the barrier keeps each chain as written (the
+ * compiler would otherwise reassociate the int16 sums and spill) */
+#define FP4__W4A4_ROW(r)                          \
+  x = FP4__BCAST4(ab + r * K + 4 * g);            \
+  t##r##0 = FP4__F(fp4__mac)(t##r##0, x, y0);     \
+  t##r##1 = FP4__F(fp4__mac)(t##r##1, x, y1);     \
+  FP4__VBAR(t##r##0);                             \
+  FP4__VBAR(t##r##1);
+      FP4__W4A4_ROW(0)
+      FP4__W4A4_ROW(1)
+      FP4__W4A4_ROW(2)
+      FP4__W4A4_ROW(3)
+#if FP4__TR == 8
+      FP4__W4A4_ROW(4)
+      FP4__W4A4_ROW(5)
+      FP4__W4A4_ROW(6)
+      FP4__W4A4_ROW(7)
+#endif
+#undef FP4__W4A4_ROW
+    }
+    FP4__STUI(tt[0][0], FP4__F(fp4__macend)(t00));
+    FP4__STUI(tt[0][1], FP4__F(fp4__macend)(t01));
+    FP4__STUI(tt[1][0], FP4__F(fp4__macend)(t10));
+    FP4__STUI(tt[1][1], FP4__F(fp4__macend)(t11));
+    FP4__STUI(tt[2][0], FP4__F(fp4__macend)(t20));
+    FP4__STUI(tt[2][1], FP4__F(fp4__macend)(t21));
+    FP4__STUI(tt[3][0], FP4__F(fp4__macend)(t30));
+    FP4__STUI(tt[3][1], FP4__F(fp4__macend)(t31));
+#if FP4__TR == 8
+    FP4__STUI(tt[4][0], FP4__F(fp4__macend)(t40));
+    FP4__STUI(tt[4][1], FP4__F(fp4__macend)(t41));
+    FP4__STUI(tt[5][0], FP4__F(fp4__macend)(t50));
+    FP4__STUI(tt[5][1], FP4__F(fp4__macend)(t51));
+    FP4__STUI(tt[6][0], FP4__F(fp4__macend)(t60));
+    FP4__STUI(tt[6][1], FP4__F(fp4__macend)(t61));
+    FP4__STUI(tt[7][0], FP4__F(fp4__macend)(t70));
+    FP4__STUI(tt[7][1], FP4__F(fp4__macend)(t71));
+#endif
+    if (fast && f == FP4_MXFP4) {
+      for (r = 0; r < FP4__TR; r++) {
+        FP4__VI e = FP4__SET1I(as[r * nbk + b]);
+        for (p = 0; p < FP4__TP; p++) {
+          FP4__VF s = FP4__CASTF(FP4__IADD(FP4__LDUI(P->bs + ((p0 + p) * nbk + b) * FP4__W), e));
+          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__CVTI(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
+        }
+      }
+    } else if (fast) {
+      for (r = 0; r < FP4__TR; r++) {
+        FP4__VF e = FP4__CASTF(FP4__SET1I(as[r * nbk + b]));
+        for (p = 0; p < FP4__TP; p++) {
+          FP4__VF s = FP4__MUL(FP4__CASTF(FP4__LDUI(P->bs + ((p0 + p) * nbk + b) * FP4__W)), e);
+          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__CVTI(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
+        }
+      }
+    } else {
+      for (r = 0; r < FP4__TR; r++)
+        for (p = 0; p < FP4__TP; p++) {
+          FP4__VF v = FP4__F(fp4__w4a4_slow)(f, FP4__LDUI(tt[r][p]), P->asc[(m0 + r) * nbk + b],
+                                             P->bsc + ((p0 + p) * nbk + b) * FP4__W);
+          FP4__VBAR(v);
+          FP4__STU(acc[r] + p * FP4__W, FP4__ADD(FP4__LDU(acc[r] + p * FP4__W), v));
+        }
+    }
+  }
+}
+
+/* Output rows [m0, m1) x tile columns from panel p0 (clipped to N): microkernels, then the epilogue. */
+static inline void FP4__F(fp4__w4a4p_tile)(const fp4__w4a4_pack *P, fp4_format f, float alpha_eff, float beta,
+                                           void *C, fp4_dtype ct, int64_t ldc, int64_t m0, int64_t m1, int64_t p0) {
+  float acc[FP4__TR][FP4__TP * FP4__W];
+  const int64_t n0 = p0 * FP4__W, nn = P->N - n0 < FP4__TP * FP4__W ? P->N - n0 : FP4__TP * FP4__W;
+  int64_t m;
+  int r;
+  for (m = m0; m < m1; m += FP4__TR) {
+    if (f == FP4_MXFP4) FP4__F(fp4__w4a4p_micro)(P, FP4_MXFP4, m, p0, acc);
+    else FP4__F(fp4__w4a4p_micro)(P, FP4_NVFP4, m, p0, acc);
+    for (r = 0; r < FP4__TR && m + r < P->M; r++) FP4__F(fp4__epilogue)(acc[r], nn, alpha_eff, beta, C, ct, (m + r) * ldc + n0);
+  }
+}
+
+/* One stage of the packed W4A4 for work item i: 0 pack A rows [8i, 8i + 8); 1 pack B panels
+ * [(32 / W) i, ...) (32 columns); 2 output tile i (FP4__W4A4_MG rows x FP4__TP panels). */
+static inline void FP4__F(fp4__cpu_w4a4p)(int stage, int64_t i, const fp4__w4a4_pack *P, const fp4_tensor *A,
+                                          const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
+                                          int64_t ldc) {
+  if (stage == 0) FP4__F(fp4__w4a4p_pack_a)(P, A, 8 * i, 8 * i + 8);
+  else if (stage == 1) {
+    int64_t p;
+    for (p = i * (32 / FP4__W); p < (i + 1) * (32 / FP4__W); p++) FP4__F(fp4__w4a4p_pack_b)(P, B, p);
+  } else {
+    const int64_t nrg = (P->Mp + FP4__W4A4_MG - 1) / FP4__W4A4_MG, ct0 = i / nrg, rg = i % nrg;
+    const int64_t m0 = rg * FP4__W4A4_MG, m1 = m0 + FP4__W4A4_MG < P->Mp ? m0 + FP4__W4A4_MG : P->Mp;
+    FP4__F(fp4__w4a4p_tile)(P, A->format, alpha_eff, beta, C, ct, ldc, m0, m1, ct0 * FP4__TP);
+  }
+}
+
+/* Work items of stage 2. */
+static inline int64_t FP4__F(fp4__w4a4p_items)(const fp4__w4a4_pack *P) {
+  return P->Np / (FP4__TP * FP4__W) * ((P->Mp + FP4__W4A4_MG - 1) / FP4__W4A4_MG);
 }
 
 /* ---- W4A16 (within spec §5's bound, not bit-exact): one weight row at a time, its blocks decoded

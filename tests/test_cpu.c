@@ -8,6 +8,9 @@
 // FP4_TEST_FLAGS: -mavx2 -mfma -mf16c
 #include "fp4_cpu.h"
 #include "harness.h"
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 static int n_isa;
 static fp4_cpu_isa isas[FP4_CPU_ISA_COUNT];
@@ -383,11 +386,11 @@ static void qmat_free(qmat *q) {
 }
 
 static fp4_status w4a4_isa(fp4_cpu_isa isa, const fp4_tensor *A, const fp4_tensor *B, float al, float be, void *C,
-                           fp4_dtype ct, int64_t ldc) {
+                           fp4_dtype ct, int64_t ldc, void *ws, size_t wsb) {
 #define G(S)                                                                                          \
-  if (ct == FP4_F32) return fp4_cpu_gemm_w4a4_f32##S(A, B, al, be, (float *)C, ldc, NULL, 0);        \
-  if (ct == FP4_BF16) return fp4_cpu_gemm_w4a4_bf16##S(A, B, al, be, (uint16_t *)C, ldc, NULL, 0);   \
-  return fp4_cpu_gemm_w4a4_f16##S(A, B, al, be, (uint16_t *)C, ldc, NULL, 0);
+  if (ct == FP4_F32) return fp4_cpu_gemm_w4a4_f32##S(A, B, al, be, (float *)C, ldc, ws, wsb);        \
+  if (ct == FP4_BF16) return fp4_cpu_gemm_w4a4_bf16##S(A, B, al, be, (uint16_t *)C, ldc, ws, wsb);   \
+  return fp4_cpu_gemm_w4a4_f16##S(A, B, al, be, (uint16_t *)C, ldc, ws, wsb);
 #if FP4_CPU_HAVE_AVX512
   if (isa == FP4_CPU_AVX512) { G(_avx512) }
 #endif
@@ -418,7 +421,8 @@ static void test_w4a4(void) {
     fp4_layout la = rnd(3) == 0 ? FP4_LAYOUT_SWIZZLED : FP4_LAYOUT_LINEAR, lb = rnd(3) == 0 ? FP4_LAYOUT_SWIZZLED : FP4_LAYOUT_LINEAR;
     qmat A, B;
     size_t cn;
-    char *c0, *c1, *cinit;
+    char *c0, *c1, *cinit, *cthr, *ws;
+    size_t wsn;
     float al, be;
     int ct, fails = (int)h_fail;
     if (it % 13 == 3) M = 129 + rnd(20); /* more than one tile of rows */
@@ -427,6 +431,10 @@ static void test_w4a4(void) {
     c0 = (char *)malloc(cn * 4);
     c1 = (char *)malloc(cn * 4);
     cinit = (char *)malloc(cn * 4);
+    cthr = (char *)malloc(cn * 4);
+    wsn = fp4_cpu_gemm_workspace_size(M, N, K);
+    CHECK(wsn > 0);
+    ws = (char *)malloc(wsn + 3);
     al = (float)(0.5 + h_uniform());
     be = rnd(3) == 0 ? (float)h_uniform() : 0.0f;
     qmat_make(&A, f, ra, M, K, la, rnd(4) == 0 ? 1e-20 : 1.0);
@@ -437,6 +445,16 @@ static void test_w4a4(void) {
       for (i = 0; i < 4; i++) A.s[rnd((int64_t)sbn)] = (uint8_t)(i == 0 ? 0xFF : i == 1 ? 0 : i == 2 ? 254 : 3);
     }
     if (f == FP4_NVFP4 && it % 5 == 2) A.s[rnd((int64_t)fp4_scale_bytes(f, M, K, la))] = 0x7F;
+    /* and on B: one tile of a call on the lane-by-lane path, the others on the FMA promotion */
+    if (f == FP4_MXFP4 && it % 5 == 3) {
+      size_t sbn = fp4_scale_bytes(f, N, K, lb);
+      for (i = 0; i < 3; i++) B.s[rnd((int64_t)sbn)] = (uint8_t)(i == 0 ? 0xFF : i == 1 ? 250 : 1);
+    }
+    if (f == FP4_NVFP4 && it % 5 == 4) {
+      size_t sbn = fp4_scale_bytes(f, N, K, lb);
+      B.s[rnd((int64_t)sbn)] = 0xFF;
+      B.s[rnd((int64_t)sbn)] = 0x80;
+    }
     for (ct = 0; ct < 3; ct++) {
       size_t es = ct == FP4_F32 ? 4 : 2;
       fill(cinit, (fp4_dtype)ct, (int64_t)cn, 0, 1.0);
@@ -444,11 +462,38 @@ static void test_w4a4(void) {
       CHECK_EQ(FP4_OK, w4a4_ref(&A.t, &B.t, al, be, c0, (fp4_dtype)ct, ldc));
       H_DIGEST(c0, cn * es);
       for (i = 0; i < n_isa; i++) {
-        memcpy(c1, cinit, cn * es);
-        CHECK_EQ(FP4_OK, w4a4_isa(isas[i], &A.t, &B.t, al, be, c1, (fp4_dtype)ct, ldc));
-        CHECK(memcmp(c0, c1, cn * es) == 0);
+        /* without workspace (per-chunk repacking), with enough (operands packed once: aligned or
+         * not), and one byte short (the per-chunk path again) */
+        int mode;
+        for (mode = 0; mode < 4; mode++) {
+          memcpy(c1, cinit, cn * es);
+          if (mode == 0) CHECK_EQ(FP4_OK, w4a4_isa(isas[i], &A.t, &B.t, al, be, c1, (fp4_dtype)ct, ldc, NULL, 0));
+          else
+            CHECK_EQ(FP4_OK, w4a4_isa(isas[i], &A.t, &B.t, al, be, c1, (fp4_dtype)ct, ldc, ws + (mode == 2 ? 3 : 0),
+                                      mode == 3 ? wsn - 1 : wsn));
+          CHECK(memcmp(c0, c1, cn * es) == 0);
+        }
       }
     }
+#if defined(_OPENMP)
+    /* thread counts: the same bits from 1, 2, 3 and 16 threads (disjoint output tiles) */
+    if (it % 4 == 0) {
+      static const int nth[] = {1, 2, 3, 16};
+      int ti;
+      char *cf = (char *)malloc(cn * 4);
+      fill(cf, FP4_F32, (int64_t)cn, 0, 1.0);
+      memcpy(cthr, cf, cn * 4);
+      CHECK_EQ(FP4_OK, fp4_gemm_w4a4_f32(&A.t, &B.t, al, be, (float *)(void *)cthr, ldc, NULL, 0));
+      for (ti = 0; ti < 4; ti++) {
+        omp_set_num_threads(nth[ti]);
+        memcpy(c1, cf, cn * 4);
+        CHECK_EQ(FP4_OK, fp4_cpu_gemm_w4a4_f32(&A.t, &B.t, al, be, (float *)(void *)c1, ldc, ws, wsn));
+        CHECK(memcmp(cthr, c1, cn * 4) == 0);
+      }
+      omp_set_num_threads(omp_get_num_procs());
+      free(cf);
+    }
+#endif
     /* column ranges */
     {
       int64_t n0;
@@ -464,6 +509,8 @@ static void test_w4a4(void) {
     free(c0);
     free(c1);
     free(cinit);
+    free(cthr);
+    free(ws);
   }
 }
 
