@@ -6,13 +6,10 @@
 # FP4_CPU_DISPATCH (runtime dispatch through target attributes); then
 # tests/test_cpu.c built for AVX-512 (run only where the CPU has it) and with -fopenmp.
 # Ends with "N passed, N failed".
-set -u
-cd "$(dirname "$0")/../.."
+OK_QUIET=1
+. "$(dirname "$0")/../lib.sh"
 B=${BUILD:-build}/tests
 mkdir -p "$B"
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 WARN="-Wall -Wextra -Wpedantic -Werror"
 A512="-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vbmi"
 compilers="gcc g++"
@@ -36,5 +33,4 @@ else ko "test_cpu AVX-512 build"; head -n 5 "$B/cpu_isa.log"; fi
 if gcc -std=gnu11 -O2 $WARN -mavx2 -mfma -mf16c -fopenmp -I. -Itests tests/test_cpu.c -o "$B/test_cpu.omp" -lm 2>"$B/cpu_isa.log" &&
    OMP_WAIT_POLICY=passive "./$B/test_cpu.omp" >"$B/test_cpu.omp.out" 2>&1; then ok
 else ko "test_cpu with -fopenmp"; tail -n 5 "$B/test_cpu.omp.out" "$B/cpu_isa.log" 2>/dev/null; fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -6,15 +6,11 @@
 # UBSan) where they are missing. A harness passes when it ends without a crash, leak, timeout or failed
 # property; a failure prints the report and keeps the input under $BUILD/fuzz/artifacts/.
 # Ends with "N passed, N failed".
-set -u
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/../lib.sh"
 B=${BUILD:-build}
 S=${FUZZ_SECONDS:-60}
 J=${FUZZ_JOBS:-2}
 CCZ=${FUZZ_CC:-clang}
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-pass=0; fail=0
 
 apt_install() {
   command -v apt-get >/dev/null 2>&1 || return 1
@@ -60,10 +56,9 @@ wait
 for h in $harnesses; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$t/$h.log" | tail -n 1)
   if [ "$(cat "$t/$h.rc" 2>/dev/null)" = 0 ]; then
-    pass=$((pass + 1)); echo "ok: $h: ${runs:-?} inputs in $S s"
+    ok "$h: ${runs:-?} inputs in $S s"
   else
-    fail=$((fail + 1)); echo "FAIL: $h:"; grep -v '^#\|^INFO\|^\s*$' "$t/$h.log" | tail -n 40
+    ko "$h:"; grep -v '^#\|^INFO\|^\s*$' "$t/$h.log" | tail -n 40
   fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

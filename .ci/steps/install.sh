@@ -3,13 +3,7 @@
 # Packaging: `make install` (PREFIX, DESTDIR) and CMake's install into temporary prefixes, then a small
 # consumer (tests/install/) built through pkg-config, find_package(fp4) and add_subdirectory; version
 # checks against fp4.h; `make uninstall` leaves nothing behind. Ends with "N passed, N failed".
-set -u
-cd "$(dirname "$0")/../.."
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/../lib.sh"
 ver=$(sed -n 's/^#define FP4_VERSION_MAJOR //p' fp4.h).$(sed -n 's/^#define FP4_VERSION_MINOR //p' fp4.h).$(sed -n 's/^#define FP4_VERSION_PATCH //p' fp4.h)
 major=${ver%%.*}; mm=${ver%.*}
 headers=""; for h in fp4.h fp4_cpu.h fp4_cuda.cuh fp4_*.inl; do [ -f "$h" ] && headers="$headers $h"; done
@@ -96,5 +90,4 @@ if [ $have_cmake -eq 1 ]; then
     ok "add_subdirectory consumer"
   else ko "add_subdirectory consumer"; tail -n 20 "$t/log"; fi
 fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,18 +4,12 @@
 # tensors are quantized, a 1-D, an I64 and a too-narrow tensor are skipped, malformed files are refused,
 # and the written file round-trips (read back by the example, then compared byte for byte with a
 # direct fp4.h quantization). Ends with "N passed, N failed".
-set -u
-cd "$(dirname "$0")/../.."
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/../lib.sh"
 B=${BUILD:-build}
-make -s "$B/examples/quantize_safetensors" >"$t/log" 2>&1 || { cat "$t/log"; ko "build the example"; echo "$pass passed, $fail failed"; exit 1; }
+make -s "$B/examples/quantize_safetensors" >"$t/log" 2>&1 || { cat "$t/log"; ko "build the example"; finish; }
 ex=$B/examples/quantize_safetensors
 if ! cc -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror -I. tests/safetensors_gen.c -o "$t/gen" -lm 2>"$t/log"; then
-  cat "$t/log"; ko "build tests/safetensors_gen.c"; echo "$pass passed, $fail failed"; exit 1
+  cat "$t/log"; ko "build tests/safetensors_gen.c"; finish
 fi
 "$t/gen" gen "$t" && ok "generate tiny model" || ko "generate tiny model"
 
@@ -62,5 +56,4 @@ for bad in bad_json bad_offsets short; do
 done
 "$ex" -r nosuch "$t/tiny.safetensors" >/dev/null 2>&1 && ko "unknown rule accepted" || ok "unknown rule refused"
 "$ex" -f mxfp4 -r nv_6 "$t/tiny.safetensors" >/dev/null 2>&1 && ko "format/rule mismatch accepted" || ok "format/rule mismatch refused"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

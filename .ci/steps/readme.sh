@@ -3,13 +3,7 @@
 # README.md stays true: every ```c block compiles as C99 with -Wall -Wextra -Wpedantic -Werror under gcc
 # (and clang when present) and, where it has a main(), runs and exits 0; every fp4_/FP4_ name it mentions
 # exists in a header; every relative link points at a file; the commands it names are Makefile targets.
-set -u
-cd "$(dirname "$0")/../.."
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+. "$(dirname "$0")/../lib.sh"
 # split the ```c blocks into $t/block_N.c, with the README line where each starts
 awk -v dir="$t" '
   /^```c[ \t]*$/ { n++; inb = 1; f = sprintf("%s/block_%d.c", dir, n); printf "" > f; print NR > (f ".line"); next }
@@ -63,5 +57,4 @@ for tg in $(grep -oE '`make [a-z-]+' README.md | sed 's/`make //' | sort -u) $(g
   grep -qE "^$tg:" Makefile || bad="$bad $tg"
 done
 [ -z "$bad" ] && ok "every make target named in README.md exists" || ko "make targets missing:$bad"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
