@@ -546,21 +546,27 @@ FP4_HD int fp4__mx_exp(fp4_rule rule, float amax) {
   return e < -127 ? -127 : e > 127 ? 127 : e;
 }
 
-/* QuEST scale exponent (spec §3): sequential sums without FMA, s = 2^floor(log2(t)). A variance
- * whose t overflows to +Inf takes the largest scale, 2^127 (spec is silent; documented choice). */
-FP4_HD int fp4__quest_exp(const float *x) {
-  float s1 = 0.0f, s2 = 0.0f, mean, var, t;
-  int i;
-  for (i = 0; i < 32; i++) {
-    s1 = s1 + x[i];
-    s2 = s2 + fp4__mul(x[i], x[i]);
-  }
+/* QuEST scale exponent (spec §3) from the block's sequential sums s1 = sum x_i, s2 = sum x_i*x_i (no
+ * FMA; fp4__quest_exp forms them): s = 2^floor(log2(t)). A variance whose t overflows to +Inf takes
+ * the largest scale, 2^127 (spec is silent; documented choice). The CUDA back end forms the sums
+ * across lanes in the same order and calls this. */
+FP4_HD int fp4__quest_exp_sums(float s1, float s2) {
+  float mean, var, t;
   mean = s1 * 0.03125f;
   var = fp4__mul(s2, 0.03125f) - fp4__mul(mean, mean);
   if (!(var >= 0.0f)) return 0; /* negative or NaN: s = 1 */
   t = fp4__mul(fp4__sqrt(var), 0.48707976f) + 1e-8f;
   if (!fp4__isfinite(t)) return 127;
   return fp4__floor_log2(t);
+}
+FP4_HD int fp4__quest_exp(const float *x) {
+  float s1 = 0.0f, s2 = 0.0f;
+  int i;
+  for (i = 0; i < 32; i++) {
+    s1 = s1 + x[i];
+    s2 = s2 + fp4__mul(x[i], x[i]);
+  }
+  return fp4__quest_exp_sums(s1, s2);
 }
 
 /* Pack 2n unpacked codes, element 2j in the low nibble (spec §1). */

@@ -184,7 +184,7 @@ template <int N> static __device__ __forceinline__ uint32_t fp4__cuda_lane_signs
 template <int N>
 static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g, const uint32_t *sp, int inverse,
                                                                 int pos) {
-  static_assert(N == 16 || N == 32, "one thread holds 16 or 32 values");
+  static_assert(N == 8 || N == 16 || N == 32, "one thread holds 8, 16 or 32 values");
   float n = fp4__hadamard_norm(g);
   uint32_t sg = fp4__cuda_lane_signs<N>(sp, g, pos);
   if (!inverse) {
@@ -193,7 +193,7 @@ static __device__ __forceinline__ void fp4__cuda_hadamard_lanes(float *v, int g,
       if ((sg >> i) & 1u) v[i] = -v[i];
   }
 #pragma unroll
-  for (int st = 0; st < (N == 32 ? 5 : 4); st++) { /* h = 1, 2, 4, ... < N, a constant trip count */
+  for (int st = 0; st < (N == 32 ? 5 : N == 16 ? 4 : 3); st++) { /* h = 1, 2, 4, ... < N, a constant trip count */
     const int h = 1 << st;
     if (h < g) {
 #pragma unroll
@@ -278,23 +278,102 @@ static __device__ __forceinline__ float fp4__cuda_amax(const fp4__cuda_qparams &
   return p.has_amax ? p.amax : __uint_as_float(*(volatile const uint32_t *)&p.info->amax_bits);
 }
 
+/* fp4_e2m1_from_float's code without its chain of comparisons, equal for every float (tests/test_cuda.cu
+ * compares all 2^32 inputs on the device and the binades that matter on the host). Below 2, adding
+ * 2^22 rounds |x| to a multiple of 0.5 (RNE, the grid's spacing there) and the low bits of the sum
+ * are the code; from 2 up, rounding the mantissa to one bit (RNE, carry into the exponent) leaves
+ * (exponent, bit) = code + 252 in bits 22 and up, saturated at 7 (Inf and NaN included, as fp4.h). */
+static __host__ __device__ __forceinline__ uint32_t fp4__cuda_e2m1(float x) {
+  uint32_t b = fp4__bits(x), a = b & 0x7FFFFFFFu, c;
+  if (a < 0x40000000u) {
+    c = fp4__bits(fp4__float(a) + 4194304.0f) - 0x4A800000u;
+  } else {
+    c = ((a + 0x1FFFFFu + ((a >> 22) & 1u)) >> 22) - 252u;
+    c = c < 7u ? c : 7u;
+  }
+  return c | ((b >> 28) & 8u);
+}
+
+/* fp4_e2m1_to_float without branches: codes 2..7 are the float with bits (c + 252) << 22, codes 0
+ * and 1 are c * 0.5 (checked against fp4.h for all 16 codes). */
+static __host__ __device__ __forceinline__ float fp4__cuda_e2m1_value(uint32_t code) {
+  uint32_t c = code & 7u, m = c < 2u ? fp4__bits((float)c * 0.5f) : (c + 252u) << 22;
+  return fp4__float(m | ((code & 8u) << 28));
+}
+
+/* One element's code as fp4__e2m1_round. */
+template <int SR> static __device__ __forceinline__ uint32_t fp4__cuda_round(float y, uint32_t r) {
+  return SR ? fp4__e2m1_sr(y, r) : fp4__cuda_e2m1(y);
+}
+
+/* Max of m over groups of L consecutive lanes (L a power of two); every lane of the warp calls it. */
+template <int L> static __device__ __forceinline__ uint32_t fp4__cuda_group_max(uint32_t m) {
+#pragma unroll
+  for (int d = 1; d < L; d <<= 1) {
+    uint32_t o = __shfl_xor_sync(0xFFFFFFFFu, m, d);
+    m = o > m ? o : m;
+  }
+  return m;
+}
+
+/* The sequential fp32 reduction of fp4.h over a block whose N-term slices sit in L consecutive
+ * lanes (lane k of the group holds terms N*k .. N*k + N - 1): s = op(s, t) in element order, lane 0's
+ * slice first, the running value handed on by a shuffle, so the bits equal the one-thread loop.
+ * op: add, or max (MAXABS). Every lane of the warp calls it; every lane of a group gets the result. */
+template <int L, int N>
+static __device__ __forceinline__ float fp4__cuda_ordered_sum(const float *t, int use_max) {
+  const int lane = threadIdx.x & 31, k0 = lane & ~(L - 1);
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < L; k++) {
+    float u = s;
+#pragma unroll
+    for (int i = 0; i < N; i++) u = use_max ? (t[i] > u ? t[i] : u) : u + t[i];
+    s = (lane & (L - 1)) == k ? u : s;
+    if (L > 1) s = __shfl_sync(0xFFFFFFFFu, s, k0 + k);
+  }
+  return s;
+}
+
+/* Work item t of the 1D kernels: 8 consecutive values Q[r][c0 .. c0 + 8). The 8-value chunks of one
+ * block (and of one Hadamard group) sit in consecutive lanes. Without transpose the chunks run along
+ * Q's rows (one 16-byte load per lane, a warp reads 512 contiguous bytes); transposed, the group of
+ * U chunks is innermost and Q rows (X's columns, contiguous in memory) next, so that lanes read
+ * neighbouring addresses. pos: the chunk's position in its Hadamard group. */
+static __device__ __forceinline__ void fp4__cuda_chunk(const fp4__cuda_qparams &p, int64_t t, int blk, int64_t *r,
+                                                       int64_t *c0, int *pos) {
+  const int64_t nch = p.C / 8;
+  const int u = (p.g > blk ? p.g : blk) / 8;
+  int64_t cc;
+  if (!p.transpose) {
+    *r = t / nch;
+    cc = t % nch;
+  } else {
+    int64_t rest = t / u;
+    *r = rest % p.R;
+    cc = rest / p.R * u + t % u;
+  }
+  *c0 = cc * 8;
+  *pos = p.g ? (int)(cc % (p.g / 8)) : 0;
+}
+
 /* Pass 1 of a computed NVFP4 amax: max |x| over the finite transformed values. Max is exact and
  * order-free, so the atomicMax on the float bits (non-negative floats order like their bits) is
- * deterministic. One thread per block of BLK values, as in the quantize kernel. */
-template <int BLK> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
+ * deterministic. Grid-stride over the 8-value chunks of the quantize kernel. */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
   __shared__ uint32_t red[8];
-  const int64_t total = p.R * p.nbr, stride = (int64_t)gridDim.x * blockDim.x;
-  const int lpg = p.g > BLK ? p.g / BLK : 1, lane = threadIdx.x & 31;
+  const int64_t total = p.R * (p.C / 8), stride = (int64_t)gridDim.x * blockDim.x;
+  const int lane = threadIdx.x & 31;
   uint32_t m = 0;
-  /* grid-stride over blocks; the loop bound is uniform over the warp (Hadamard shuffles inside) */
+  /* the loop bound is uniform over the warp (Hadamard shuffles inside) */
   for (int64_t base = (int64_t)blockIdx.x * blockDim.x + (threadIdx.x & ~31); base < total; base += stride) {
-    int64_t b = base + lane;
-    int valid = b < total;
-    int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0;
-    float v[BLK];
-    fp4__cuda_load_block<BLK>(p, r, cb * BLK, valid, (int)(cb % lpg), v);
+    int64_t t = base + lane, r = 0, c0 = 0;
+    int valid = t < total, pos = 0;
+    float v[8];
+    if (valid) fp4__cuda_chunk(p, t, 16, &r, &c0, &pos);
+    fp4__cuda_load_block<8>(p, r, c0, valid, pos, v);
 #pragma unroll
-    for (int i = 0; i < BLK; i++) {
+    for (int i = 0; i < 8; i++) {
       uint32_t a = __float_as_uint(v[i]) & 0x7FFFFFFFu;
       if (a < 0x7F800000u && a > m) m = a;
     }
@@ -365,125 +444,234 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_q
     for (size_t j = i; j < i + 16 && j < n; j++) p.scales[j] = 0;
 }
 
-/* The 1D quantizer: one thread per block of BLK values (BLK = 16: NVFP4, 32: MXFP4), the block
- * functions of fp4.h doing the rounding. Threads of one Hadamard group are consecutive lanes. */
+/* One NVFP4 error term of fp4_nv_err_add: t = ((q * s) * amax) / K - x, then t*t (MSE) or |t|. */
+static __device__ __forceinline__ float fp4__cuda_nv_term(const fp4_nv_scale &ts, float x, uint32_t q, float sv) {
+  float t = __fdiv_rn(__fmul_rn(__fmul_rn(fp4__cuda_e2m1_value(q), sv), ts.amax), ts.K) - x;
+  return ts.metric == 1 ? __fmul_rn(t, t) : fp4__fabs(t);
+}
+
+/* The 1D quantizer (BLK = 16: NVFP4, 32: MXFP4): one thread per 8 values (fp4__cuda_chunk), BLK / 8
+ * lanes per block. The block's amax is a shuffle max; the sums that fp4.h forms sequentially (QuEST
+ * moments, ADAPTIVE's and Four Over Six's errors) go through fp4__cuda_ordered_sum, so every bit
+ * matches fp4_mx_quantize_block / fp4_nv_quantize_block. Each lane writes its 4 code bytes; the
+ * block's first lane its scale. */
 template <int BLK, int RK, int SR>
 FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_kernel(fp4__cuda_qparams p) {
   /* RK: MXFP4, the rule (a constant, so only its path is compiled); NVFP4, 0 for one candidate and 1
-   * for the 4/6 rules. SR: stochastic rounding. Fewer live paths, fewer registers, more warps. */
-  constexpr int NV = BLK == 16;
+   * for the 4/6 rules. SR: stochastic rounding. */
+  constexpr int NV = BLK == 16, LPB = BLK / 8;
+  constexpr fp4_format F = NV ? FP4_NVFP4 : FP4_MXFP4;
   const fp4_rule rule = NV ? p.rule : (fp4_rule)RK;
-  int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  int valid = b < p.R * p.nbr, bad;
-  int64_t r = valid ? b / p.nbr : 0, cb = valid ? b % p.nbr : 0, c0 = cb * BLK;
-  int lpg = p.g > BLK ? p.g / BLK : 1;
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int valid = t < p.R * (p.C / 8), lane = threadIdx.x & 31;
+  int64_t r = 0, c0 = 0;
+  int pos = 0, bad;
   fp4_nv_scale ts;
-  float v[BLK];
-  uint8_t pq[BLK / 2], s, mk[4];
+  float v[8];
+  uint32_t r0[8] = {0}, r1[8] = {0}, am = 0, w = 0, mk = 0;
+  uint8_t s;
   if (!fp4__cuda_scale_ctx(p, NV, &ts)) return; /* uniform over the grid */
-  if (NV && RK == 0) ts.metric = 0;
-  fp4__cuda_load_block<BLK>(p, r, c0, valid, (int)(cb % lpg), v);
+  if (valid) fp4__cuda_chunk(p, t, BLK, &r, &c0, &pos);
+  fp4__cuda_load_block<8>(p, r, c0, valid, pos, v);
   if (SR) {
-    uint32_t r0[BLK], r1[BLK], w[4];
 #pragma unroll
-    for (int i = 0; i < BLK; i++) {
-      uint64_t idx = p.transpose ? (uint64_t)((c0 + i) * p.xcols + r) : (uint64_t)(r * p.xcols + c0 + i);
-      fp4_philox4x32_10(p.seed, idx, w);
-      r0[i] = w[0];
-      r1[i] = w[1];
+    for (int i = 0; i < 8; i++) {
+      uint32_t wd[4];
+      fp4_philox4x32_10(p.seed, p.transpose ? (uint64_t)((c0 + i) * p.xcols + r) : (uint64_t)(r * p.xcols + c0 + i), wd);
+      r0[i] = wd[0];
+      r1[i] = wd[1];
     }
-    if (NV) s = fp4_nv_quantize_block(v, &ts, r0, r1, pq);
-    else s = fp4_mx_quantize_block(v, rule, r0, r1, pq, p.mask ? mk : (uint8_t *)0);
-  } else if (NV) {
-    s = fp4_nv_quantize_block(v, &ts, (const uint32_t *)0, (const uint32_t *)0, pq);
-  } else {
-    s = fp4_mx_quantize_block(v, rule, (const uint32_t *)0, (const uint32_t *)0, pq, p.mask ? mk : (uint8_t *)0);
   }
-  bad = valid && (NV ? (s & 0x7Fu) == 0x7Fu : s == 0xFFu);
-  if (__any_sync(0xFFFFFFFFu, bad) && (threadIdx.x & 31) == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
-  if (!valid) return;
-  fp4__cuda_emit<BLK>(p, ts, r, c0, pq, s);
-  if (!NV && p.mask) {
-    uint8_t *m = p.mask + r * (p.C / 8) + c0 / 8;
 #pragma unroll
-    for (int j = 0; j < BLK / 8; j++) m[j] = mk[j];
+  for (int i = 0; i < 8; i++) {
+    uint32_t a = __float_as_uint(v[i]) & 0x7FFFFFFFu;
+    am = a > am ? a : am;
   }
+  am = fp4__cuda_group_max<LPB>(am); /* >= 0x7F800000: the block holds a NaN or an Inf */
+  bad = am >= 0x7F800000u;
+  const float amax = __uint_as_float(am);
+  if (NV) {
+    uint8_t s6 = 0x7F, s4 = 0x7F;
+    if (!bad) {
+      float inv;
+      fp4_nv_candidates(&ts, amax, &s6, &s4);
+      inv = fp4_nv_inv(&ts, s6);
+#pragma unroll
+      for (int i = 0; i < 8; i++) w |= (inv != 0.0f ? fp4__cuda_round<SR>(v[i] * inv, r0[i]) : 0u) << (4 * i);
+    }
+    if (RK) { /* Four Over Six: uniform over the block, so the lanes of a block stay together */
+      float inv4 = bad ? 0.0f : fp4_nv_inv(&ts, s4), v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
+      float t6[8], t4[8], e6, e4;
+      uint32_t w4 = 0;
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        uint32_t c4 = inv4 != 0.0f ? fp4__cuda_round<SR>(v[i] * inv4, r1[i]) : 0u;
+        w4 |= c4 << (4 * i);
+        t6[i] = fp4__cuda_nv_term(ts, v[i], (w >> (4 * i)) & 0xFu, v6);
+        t4[i] = fp4__cuda_nv_term(ts, v[i], c4, v4);
+      }
+      e6 = fp4__cuda_ordered_sum<LPB, 8>(t6, ts.metric == 3);
+      e4 = fp4__cuda_ordered_sum<LPB, 8>(t4, ts.metric == 3);
+      if (!bad && e4 < e6) {
+        s6 = s4;
+        w = w4;
+      }
+    }
+    s = s6;
+  } else {
+    int e;
+    if (RK == FP4_MX_QUEST) {
+      float q2[8], s1, s2, m;
+#pragma unroll
+      for (int i = 0; i < 8; i++) q2[i] = __fmul_rn(v[i], v[i]);
+      s1 = fp4__cuda_ordered_sum<LPB, 8>(v, 0);
+      s2 = fp4__cuda_ordered_sum<LPB, 8>(q2, 0);
+      e = fp4__quest_exp_sums(s1, s2);
+      m = fp4__exp2i(-e);
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        float y = v[i] * m;
+        w |= (amax == 0.0f ? 0u : fp4__cuda_round<SR>(y, r0[i])) << (4 * i);
+        mk |= (fp4__fabs(y) < 6.0f ? 1u : 0u) << i;
+      }
+    } else if (RK == FP4_MX_ADAPTIVE) {
+      float t0[8], t1[8], sse0, sse1, m0, m1, p0, p1;
+      uint32_t w1 = 0;
+      e = amax == 0.0f || bad ? -127 : fp4__mx_exp(FP4_MX_OCP, amax);
+      m0 = fp4__exp2i(-e);
+      m1 = fp4__exp2i(-(e + 1));
+      p0 = fp4__exp2i(e);
+      p1 = fp4__exp2i(e + 1);
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        uint32_t c0_ = fp4__cuda_round<SR>(v[i] * m0, r0[i]), c1_ = fp4__cuda_round<SR>(v[i] * m1, r1[i]);
+        float d0 = __fmul_rn(fp4__cuda_e2m1_value(c0_), p0) - v[i], d1 = __fmul_rn(fp4__cuda_e2m1_value(c1_), p1) - v[i];
+        w |= c0_ << (4 * i);
+        w1 |= c1_ << (4 * i);
+        t0[i] = __fmul_rn(d0, d0);
+        t1[i] = __fmul_rn(d1, d1);
+      }
+      sse0 = fp4__cuda_ordered_sum<LPB, 8>(t0, 0);
+      sse1 = fp4__cuda_ordered_sum<LPB, 8>(t1, 0);
+      if (amax == 0.0f) w = 0;
+      else if (!(sse1 > sse0)) { /* ties go to e + 1 */
+        e = e + 1;
+        w = w1;
+      }
+    } else if (amax == 0.0f || bad) {
+      e = RK == FP4_MX_ABSMAX3 ? fp4__floor_log2(1e-8f) : -127;
+    } else {
+      float m;
+      e = fp4__mx_exp(rule, amax);
+      m = fp4__exp2i(-e);
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        w |= fp4__cuda_round<SR>(RK == FP4_MX_ABSMAX3 ? (v[i] * m) * 3.0f : v[i] * m, r0[i]) << (4 * i);
+    }
+    s = (uint8_t)(e + 127);
+  }
+  if (bad) {
+    s = NV ? 0x7F : 0xFF;
+    w = 0;
+    mk = 0;
+  }
+  if (__any_sync(0xFFFFFFFFu, valid && bad) && lane == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
+  if (!valid) return;
+  if (p.data) {
+    uint8_t *d = p.data + r * (p.C / 2) + c0 / 2;
+    if (p.out_vec) *(uint32_t *)d = w;
+    else {
+#pragma unroll
+      for (int j = 0; j < 4; j++) d[j] = (uint8_t)(w >> (8 * j));
+    }
+    if ((lane & (LPB - 1)) == 0) p.scales[fp4__scale_offset(p.layout, r, c0 / BLK, p.nbr)] = s;
+  } else {
+    float *y = p.y + r * p.ldy + c0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) y[i] = fp4__cuda_dequant(F, p.rule, (uint8_t)((w >> (4 * i)) & 0xFu), s, ts.S_dec);
+  }
+  if (!NV && p.mask) p.mask[r * (p.C / 8) + c0 / 8] = (uint8_t)mk;
 }
 
-/* 2D scaling (NVFP4, spec §3): one CTA per (16-row strip of Q, segment of L columns). The strip is
- * loaded, rotated and drawn into shared memory; then one thread per 16x16 tile chooses the scale
- * over its 256 values (4/6 error in source row-major order) and emits the tile's 16 row blocks,
- * the same arithmetic as fp4__quantize_2d. */
-FP4__KERNEL void __launch_bounds__(128) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p) {
+/* 2D scaling (NVFP4, spec §3): one CTA per 16-row strip of Q and W columns (W / 16 tiles, W = 128
+ * or 256 threads), the strip loaded (coalesced either way), rotated and drawn into shared memory.
+ * Then 16 lanes per 16x16 tile: lane i takes row i of the tile in the source's row-major order (Q
+ * row i, or Q column i when transposed) for bmax and the 4/6 error, summed across the lanes in that
+ * order (fp4__cuda_ordered_sum), and Q row i for the codes: the arithmetic of fp4__quantize_2d. */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p, int W) {
   extern __shared__ float fp4__cuda_smem[];
-  int L = p.g > 16 ? p.g : 16, t = threadIdx.x, i, j;
-  int64_t rs = (int64_t)blockIdx.y * 16, c0 = (int64_t)blockIdx.x * L;
-  int nr = p.R - rs < 16 ? (int)(p.R - rs) : 16;
-  float *v = fp4__cuda_smem;                         /* [16][L] */
-  uint32_t *r0 = (uint32_t *)(v + 16 * L), *r1 = r0 + 16 * L;
+  const int t = threadIdx.x, i = t & 15, G = p.g > 16 ? p.g : 16;
+  const int64_t rs = (int64_t)blockIdx.y * 16, cs = (int64_t)blockIdx.x * W;
+  const int nr = p.R - rs < 16 ? (int)(p.R - rs) : 16, wc = p.C - cs < W ? (int)(p.C - cs) : W;
+  float *v = fp4__cuda_smem; /* [16][W] */
+  uint32_t *r0 = (uint32_t *)(v + 16 * W), *r1 = r0 + 16 * W;
   fp4_nv_scale ts;
-  int bad_any = 0;
   if (!fp4__cuda_scale_ctx(p, 1, &ts)) return;
-  for (i = t; i < nr * L; i += blockDim.x) {
-    int64_t rr = rs + i / L, cc = c0 + i % L;
-    v[i] = fp4__load(p.x, p.dt, p.transpose ? cc * p.ldx + rr : rr * p.ldx + cc);
+  for (int k = t; k < nr * wc; k += blockDim.x) {
+    int ii = p.transpose ? k % nr : k / wc, jj = p.transpose ? k / nr : k % wc; /* Q row, Q column */
+    int64_t rr = rs + ii, cc = cs + jj, src = p.transpose ? cc * p.xcols + rr : rr * p.xcols + cc;
+    v[ii * W + jj] = fp4__load(p.x, p.dt, p.transpose ? cc * p.ldx + rr : rr * p.ldx + cc);
     if (p.sr) {
-      uint32_t w[4];
-      fp4_philox4x32_10(p.seed, p.transpose ? (uint64_t)(cc * p.xcols + rr) : (uint64_t)(rr * p.xcols + cc), w);
-      r0[i] = w[0];
-      r1[i] = w[1];
+      uint32_t wd[4];
+      fp4_philox4x32_10(p.seed, (uint64_t)src, wd);
+      r0[ii * W + jj] = wd[0];
+      r1[ii * W + jj] = wd[1];
     }
   }
   __syncthreads();
   if (p.g)
-    for (i = t; i < nr * (L / p.g); i += blockDim.x)
-      fp4__cuda_hadamard_serial(v + (size_t)i * p.g, p.g, p.has_signs ? p.signs : (const uint32_t *)0, 0);
+    for (int k = t; k < nr * (wc / G); k += blockDim.x)
+      fp4__cuda_hadamard_serial(v + (k / (wc / G)) * W + (k % (wc / G)) * G, G,
+                                p.has_signs ? p.signs : (const uint32_t *)0, 0);
   __syncthreads();
   if (p.bf16)
-    for (i = t; i < nr * L; i += blockDim.x) v[i] = fp4_bf16_to_f32(fp4_f32_to_bf16(v[i]));
+    for (int k = t; k < nr * wc; k += blockDim.x) v[(k / wc) * W + k % wc] = fp4_bf16_to_f32(fp4_f32_to_bf16(v[(k / wc) * W + k % wc]));
   __syncthreads();
-  for (int tcol = t * 16; tcol < L; tcol += blockDim.x * 16) {
-    float bmax = 0.0f, inv;
-    int bad = 0, four = 0;
-    uint8_t s6, s4, s, c[16], pq[8];
-    for (i = 0; i < nr; i++)
-      for (j = 0; j < 16; j++) {
-        float a = fp4__fabs(v[i * L + tcol + j]);
-        if (!fp4__isfinite(a)) bad = 1;
-        else if (a > bmax) bmax = a;
+  {
+    const int tcol = (t >> 4) * 16, active = tcol < wc; /* idle tiles still join the shuffles */
+    const float *qrow = v + i * W + (active ? tcol : 0);
+    uint32_t am = 0;
+    uint8_t s6, s4, s, pq[8];
+    int four = 0, bad;
+    if (i < nr)
+      for (int j = 0; j < 16; j++) {
+        uint32_t a = __float_as_uint(qrow[j]) & 0x7FFFFFFFu;
+        am = a > am ? a : am;
       }
+    am = fp4__cuda_group_max<16>(am);
+    bad = am >= 0x7F800000u;
+    fp4_nv_candidates(&ts, __uint_as_float(am), &s6, &s4);
+    if (ts.metric) { /* lane i: source row i of the tile, terms in order, 0 past the strip's rows */
+      float v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4), inv6 = fp4_nv_inv(&ts, s6),
+            inv4 = fp4_nv_inv(&ts, s4), t6[16], t4[16];
+#pragma unroll
+      for (int j = 0; j < 16; j++) {
+        int ii = p.transpose ? j : i, jj = p.transpose ? i : j, e = ii * W + (active ? tcol : 0) + jj;
+        float x = ii < nr ? v[e] : 0.0f;
+        uint32_t c6 = fp4_nv_code(x, inv6, p.sr, p.sr ? r0[e] : 0u), c4 = fp4_nv_code(x, inv4, p.sr, p.sr ? r1[e] : 0u);
+        t6[j] = ii < nr && !bad ? fp4__cuda_nv_term(ts, x, c6, v6) : 0.0f;
+        t4[j] = ii < nr && !bad ? fp4__cuda_nv_term(ts, x, c4, v4) : 0.0f;
+      }
+      four = fp4__cuda_ordered_sum<16, 16>(t4, ts.metric == 3) < fp4__cuda_ordered_sum<16, 16>(t6, ts.metric == 3);
+    }
+    if (!active || i >= nr) return;
     if (bad) {
-      for (j = 0; j < 8; j++) pq[j] = 0;
-      for (i = 0; i < nr; i++) fp4__cuda_emit<16>(p, ts, rs + i, c0 + tcol, pq, 0x7F);
-      bad_any = 1;
-      continue;
-    }
-    fp4_nv_candidates(&ts, bmax, &s6, &s4);
-    if (ts.metric) {
-      float e6 = 0.0f, e4 = 0.0f, v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
-      float inv6 = fp4_nv_inv(&ts, s6), inv4 = fp4_nv_inv(&ts, s4);
-      int no = p.transpose ? 16 : nr, ni = p.transpose ? nr : 16;
-      for (int outer = 0; outer < no; outer++)
-        for (int inner = 0; inner < ni; inner++) {
-          int ii = p.transpose ? inner : outer, jj = p.transpose ? outer : inner, e = ii * L + tcol + jj;
-          float x = v[e];
-          e6 = fp4_nv_err_add(&ts, e6, x, fp4_nv_code(x, inv6, p.sr, p.sr ? r0[e] : 0u), v6);
-          e4 = fp4_nv_err_add(&ts, e4, x, fp4_nv_code(x, inv4, p.sr, p.sr ? r1[e] : 0u), v4);
-        }
-      four = e4 < e6;
-    }
-    s = four ? s4 : s6;
-    inv = fp4_nv_inv(&ts, s);
-    for (i = 0; i < nr; i++) {
-      for (j = 0; j < 16; j++) {
-        int e = i * L + tcol + j;
-        c[j] = fp4_nv_code(v[e], inv, p.sr, p.sr ? (four ? r1[e] : r0[e]) : 0u);
+      s = 0x7F;
+      for (int j = 0; j < 8; j++) pq[j] = 0;
+      atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
+    } else {
+      const uint32_t *rw = four ? r1 : r0;
+      float inv;
+      s = four ? s4 : s6;
+      inv = fp4_nv_inv(&ts, s);
+      for (int j = 0; j < 8; j++) {
+        int e = i * W + tcol + 2 * j;
+        pq[j] = (uint8_t)(fp4_nv_code(v[e], inv, p.sr, p.sr ? rw[e] : 0u) |
+                          (fp4_nv_code(v[e + 1], inv, p.sr, p.sr ? rw[e + 1] : 0u) << 4));
       }
-      fp4__pack(c, 16, pq);
-      fp4__cuda_emit<16>(p, ts, rs + i, c0 + tcol, pq, s);
     }
+    fp4__cuda_emit<16>(p, ts, rs + i, cs + tcol, pq, s);
   }
-  if (bad_any) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
 }
 
 FP4_CUDA_API size_t fp4_cuda_quantize_workspace_size(int64_t rows, int64_t cols, const fp4_quant_config *cfg) {
@@ -590,12 +778,11 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
   }
   if ((st = fp4__cuda_status(cudaMemsetAsync(ws, 0, sizeof(fp4_cuda_qinfo), stream))) != FP4_OK) return st;
   {
-    int64_t nblk = p.R * p.nbr;
-    unsigned grid = fp4__cuda_grid(nblk, threads);
+    unsigned grid = fp4__cuda_grid(p.R * (p.C / 8), threads); /* one thread per 8 values */
     if (nv && !p.has_amax) {
       int dev = 0, sms = 132;
       if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-      fp4__cuda_amax_kernel<16><<<grid < (unsigned)sms * 8u ? grid : (unsigned)sms * 8u, threads, 0, stream>>>(p);
+      fp4__cuda_amax_kernel<<<grid < (unsigned)sms * 8u ? grid : (unsigned)sms * 8u, threads, 0, stream>>>(p);
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
     if (k->t && k->layout == FP4_LAYOUT_SWIZZLED) {
@@ -604,11 +791,11 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
     if (cfg->scale_2d) {
-      int threads2 = 128;
-      size_t smem = (size_t)16 * L * 12;
-      dim3 grid2((unsigned)(p.C / L), (unsigned)((p.R + 15) / 16));
+      int W = L > 128 ? L : 128; /* threads: 16 per 16x16 tile */
+      size_t smem = (size_t)16 * W * (p.sr ? 12 : 4);
+      dim3 grid2((unsigned)((p.C + W - 1) / W), (unsigned)((p.R + 15) / 16));
       if (grid2.y > 65535u) return FP4_ERR_OVERFLOW;
-      fp4__cuda_quantize_2d_kernel<<<grid2, threads2, smem, stream>>>(p);
+      fp4__cuda_quantize_2d_kernel<<<grid2, W, smem, stream>>>(p, W);
     } else {
 #define FP4__QK(BLK, RK)                                                                   \
   do {                                                                                     \

@@ -2,7 +2,7 @@
 /* CUDA benchmarks (PERF.md): quantize bandwidth against a device-to-device cudaMemcpy, and the W4A16
  * decode GEMV against cuBLAS BF16 (cublasGemmEx), both baselines measured in the same run. CUDA
  * events, warm-up, median of many runs, buffers rotated beyond the L2, random (non-zero) data.
- * Usage: bench_cuda [quant|gemv|all] */
+ * Usage: bench_cuda [quant|gemv|all] [once]   ("once": one run per kernel, no warm-up: for a profiler) */
 #include "fp4_cuda.cuh"
 #include <cublas_v2.h>
 #include <stdio.h>
@@ -39,8 +39,14 @@ static int cmpf(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static int once; /* profiler mode: no warm-up, one run */
+
 /* Median time in microseconds of fn(i) over reps runs (each timed alone with events), after warm-up. */
 template <class F> static float time_us(F fn, int warm, int reps) {
+  if (once) {
+    warm = 0;
+    reps = 1;
+  }
   cudaEvent_t *ev = (cudaEvent_t *)malloc(sizeof(cudaEvent_t) * 2 * reps);
   float *t = (float *)malloc(sizeof(float) * reps), med;
   for (int i = 0; i < warm; i++) fn(i);
@@ -234,6 +240,7 @@ static void bench_gemv(void) {
 
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "all";
+  once = argc > 2 && !strcmp(argv[2], "once");
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);

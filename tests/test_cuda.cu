@@ -257,8 +257,41 @@ static void test_quantize(void) {
     cfg.hadamard = 128;
     cfg.hadamard_signs = FP4_SIGNS_RANDOM;
     quant_case(FP4_BF16, &cfg, FP4_LAYOUT_SWIZZLED, 300, 768, 0, 0);
+    cfg.transpose = 1; /* transposed chunks across a Hadamard group */
+    quant_case(FP4_BF16, &cfg, FP4_LAYOUT_LINEAR, 384, 77, 1, 0);
+    cfg.hadamard = 0;
+    cfg.scale_2d = 1; /* 2D: partial strips and partial CTA widths, both orientations */
+    quant_case(FP4_F32, &cfg, FP4_LAYOUT_LINEAR, 208, 53, 1, 0);
+    cfg.transpose = 0;
+    cfg.rounding = FP4_ROUND_STOCHASTIC;
+    quant_case(FP4_F16, &cfg, FP4_LAYOUT_SWIZZLED, 37, 336, 1, 0);
   }
   printf("quantize: %ld cases, %ld failures\n", n_cases, h_fail - before);
+}
+
+/* The branch-free E2M1 rounding and decoding of the quantize kernels against fp4.h's codec: every one
+ * of the 2^32 floats on the device, all 16 codes for the decoder. */
+static __global__ void e2m1_all_kernel(unsigned long long *bad) {
+  unsigned long long n = 0;
+  for (uint64_t b = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; b < (1ull << 32); b += (uint64_t)gridDim.x * blockDim.x) {
+    float x = __uint_as_float((uint32_t)b);
+    n += fp4__cuda_e2m1(x) != fp4_e2m1_from_float(x);
+  }
+  if (n) atomicAdd(bad, n);
+}
+
+static void test_e2m1(void) {
+  unsigned long long *d = (unsigned long long *)dmalloc(8), h = 1;
+  CK(cudaMemset(d, 0, 8));
+  e2m1_all_kernel<<<1024, 256>>>(d);
+  CK(cudaGetLastError());
+  hcopy(&h, d, 8);
+  CHECK_EQ(0, (long long)h);
+  CK(cudaFree(d));
+  for (uint32_t c = 0; c < 16; c++) {
+    float a = fp4__cuda_e2m1_value(c), b = fp4_e2m1_to_float((uint8_t)c);
+    CHECK(memcmp(&a, &b, 4) == 0);
+  }
 }
 
 /* Tiny NVFP4 amax: host and device both answer FP4_ERR_RANGE (computed on the device). */
@@ -494,6 +527,7 @@ int main(void) {
     return 1;
   }
   printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+  test_e2m1();
   test_quantize();
   test_range();
   test_hadamard();
