@@ -322,6 +322,28 @@ static inline __m256i fp4__mac_avx2(__m256i acc, __m256i u, __m256i s) {
   return _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s));
 }
 static inline __m256i fp4__macfin_avx2(__m256i acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
+/* W4A16 decode: W packed bytes to int32 lanes (byte j in lane j: codes of elements 2j and 2j + 1);
+ * the E2M1 value of the low and of the high nibble of each lane; evens and odds of 2W floats. */
+static inline __m256i fp4__ldcodes_avx2(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
+static inline __m256 fp4__e2m1lo_avx2(__m256i v) {
+  __m256 m = _mm256_permutevar8x32_ps(_mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f), v);
+  return _mm256_or_ps(m, _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(v, 28), _mm256_set1_epi32((int)0x80000000u))));
+}
+static inline __m256 fp4__e2m1hi_avx2(__m256i v) {
+  __m256 m = _mm256_permutevar8x32_ps(_mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f), _mm256_srli_epi32(v, 4));
+  return _mm256_or_ps(m, _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(v, 24), _mm256_set1_epi32((int)0x80000000u))));
+}
+static inline void fp4__deint_avx2(__m256 a, __m256 b, __m256 *ev, __m256 *od) {
+  *ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+  *od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+/* E8M0 value of each code (0..255 in int32 lanes), as fp4_e8m0_to_float. */
+static inline __m256 fp4__e8m0f_avx2(__m256i c) {
+  __m256i b = _mm256_slli_epi32(c, 23);
+  b = _mm256_blendv_epi8(b, _mm256_set1_epi32(0x00400000), _mm256_cmpeq_epi32(c, _mm256_setzero_si256()));
+  b = _mm256_blendv_epi8(b, _mm256_set1_epi32(0x7FC00000), _mm256_cmpeq_epi32(c, _mm256_set1_epi32(255)));
+  return _mm256_castsi256_ps(b);
+}
 /* Packed W4A4: a block's correction term c = -12 * (sum of the B block), |c| <= 4608, as stored
  * (int16 accumulation: c in the low int16 of its int32 lane, 0 above, so that the int16 pair sums
  * can start from it); the accumulator it starts, and the block's int32 sums at the end. */
@@ -464,6 +486,23 @@ static inline __m512i fp4__macfin_avx512(__m512i acc) {
 #else
   return _mm512_madd_epi16(acc, _mm512_set1_epi16(1));
 #endif
+}
+static inline __m512i fp4__ldcodes_avx512(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m512 fp4__e2m1lo_avx512(__m512i v) { return fp4__e2m1f_avx512(v); } /* vpermps reads index bits 0-3 */
+static inline __m512 fp4__e2m1hi_avx512(__m512i v) { return fp4__e2m1f_avx512(_mm512_srli_epi32(v, 4)); }
+static inline void fp4__deint_avx512(__m512 a, __m512 b, __m512 *ev, __m512 *od) {
+  *ev = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
+  *od = _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b);
+}
+static inline __m512 fp4__e8m0f_avx512(__m512i c) {
+  __m512i b = _mm512_slli_epi32(c, 23);
+  b = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(c, _mm512_setzero_si512()), b, _mm512_set1_epi32(0x00400000));
+  b = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(c, _mm512_set1_epi32(255)), b, _mm512_set1_epi32(0x7FC00000));
+  return _mm512_castsi512_ps(b);
+}
+/* s[0] in lanes 0-7, s[1] in lanes 8-15. */
+static inline __m512 fp4__halves_avx512(const float *s) {
+  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s[0]), _mm512_set1_ps(s[1]));
 }
 /* As fp4__corpack_avx2 (VNNI: int32 accumulation from c itself). */
 static inline int32_t fp4__corpack_avx512(int32_t c) {
@@ -2235,10 +2274,104 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_many)(const void *A, const fp4_dtype at, int6
   }
 }
 
+/* M <= 4, K a multiple of 4W ("stream"): the activations of a K chunk converted to f32 once per
+ * work item and split into even and odd elements (act[m]: per group of 2W elements, W evens then
+ * W odds), so that W packed weight bytes decode in place (byte j: elements 2j and 2j + 1) into two
+ * vectors through the E2M1 table, times the block scales (per lane), with two FMA chains per
+ * parity. Weight rows [n0, n0 + nt), nt <= 64; sum[i][m] += the chunk's dot products. */
+#define FP4__W4A16_SC 1024 /* elements per chunk */
+FP4__ALWAYS void FP4__F(fp4__w4a16_stream_rows)(const fp4_tensor *B, const float (*act)[FP4__W4A16_SC], const int mr,
+                                                int64_t n0, int nt, int64_t k0, int kc, float (*sum)[4]) {
+  const int mx = B->format == FP4_MXFP4, blk = mx ? 32 : 16, nb = kc / blk;
+  const int64_t K = B->cols;
+  uint8_t scb[FP4__W4A16_SC / 16 + 16];
+  float sv[FP4__W4A16_SC / 16 + 16];
+  int i, j, g, m;
+  memset(scb, 0, sizeof scb);
+  for (i = 0; i < nt; i++) {
+    const uint8_t *bq = B->data + (n0 + i) * (K / 2) + k0 / 2;
+    FP4__VF acc[4][4];
+    fp4__cpu_row_scales(B, n0 + i, k0 / blk, nb, scb);
+    for (j = 0; j < nb; j += FP4__W)
+      FP4__STU(sv + j, mx ? FP4__F(fp4__e8m0f)(FP4__F(fp4__ldcodes)(scb + j)) : FP4__F(fp4__e4m3f)(FP4__F(fp4__ldcodes)(scb + j)));
+    for (m = 0; m < 4; m++) acc[m][0] = acc[m][1] = acc[m][2] = acc[m][3] = FP4__SET1(0.0f);
+    for (g = 0; g < kc / (2 * FP4__W); g += 2) {
+      int h;
+      for (h = 0; h < 2; h++) {
+        const FP4__VI v = FP4__F(fp4__ldcodes)(bq + (g + h) * FP4__W);
+        FP4__VF s, wl, wh;
+        const int c = mr <= 2 ? 2 * h : 0; /* 4 chains per row for 1 or 2 rows, else 2 */
+#if FP4__W == 16
+        if (mx) { /* one block: the 16-entry table scaled once, then two lookups */
+          s = _mm512_mul_ps(_mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, -0.0f, -0.5f, -1.0f, -1.5f,
+                                           -2.0f, -3.0f, -4.0f, -6.0f),
+                            _mm512_set1_ps(sv[g + h]));
+          wl = _mm512_permutexvar_ps(v, s);
+          wh = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), s);
+        } else {
+          s = FP4__F(fp4__halves)(sv + 2 * (g + h));
+          wl = FP4__MUL(FP4__F(fp4__e2m1lo)(v), s);
+          wh = FP4__MUL(FP4__F(fp4__e2m1hi)(v), s);
+        }
+#else
+        s = FP4__SET1(sv[mx ? (g + h) >> 1 : g + h]);
+        wl = FP4__MUL(FP4__F(fp4__e2m1lo)(v), s);
+        wh = FP4__MUL(FP4__F(fp4__e2m1hi)(v), s);
+#endif
+        for (m = 0; m < mr; m++) {
+          const float *ap = act[m] + (g + h) * 2 * FP4__W;
+          acc[m][c] = FP4__FMA(FP4__LDU(ap), wl, acc[m][c]);
+          acc[m][c + 1] = FP4__FMA(FP4__LDU(ap + FP4__W), wh, acc[m][c + 1]);
+        }
+      }
+    }
+    for (m = 0; m < mr; m++)
+      sum[i][m] += FP4__F(fp4__hsum)(FP4__ADD(FP4__ADD(acc[m][0], acc[m][1]), FP4__ADD(acc[m][2], acc[m][3])));
+  }
+}
+
+FP4__ALWAYS void FP4__F(fp4__w4a16_stream)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
+                                           const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
+                                           int64_t ldc, int64_t nb, int64_t ne) {
+  float act[4][FP4__W4A16_SC], sum[64][4];
+  const int64_t K = B->cols;
+  int64_t n0, k0, m;
+  for (n0 = nb; n0 < ne; n0 += 64) {
+    const int nt = ne - n0 < 64 ? (int)(ne - n0) : 64;
+    int i;
+    for (i = 0; i < nt; i++) sum[i][0] = sum[i][1] = sum[i][2] = sum[i][3] = 0.0f;
+    for (k0 = 0; k0 < K; k0 += FP4__W4A16_SC) {
+      const int kc = K - k0 < FP4__W4A16_SC ? (int)(K - k0) : FP4__W4A16_SC;
+      int k;
+      for (m = 0; m < M; m++)
+        for (k = 0; k < kc; k += 2 * FP4__W) {
+          FP4__VF ev, od;
+          FP4__F(fp4__deint)(FP4__F(fp4__lda)(A, at, m * lda + k0 + k), FP4__F(fp4__lda)(A, at, m * lda + k0 + k + FP4__W),
+                             &ev, &od);
+          FP4__STU(act[m] + k, ev);
+          FP4__STU(act[m] + k + FP4__W, od);
+        }
+      if (M == 1) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 1, n0, nt, k0, kc, sum);
+      else if (M == 2) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 2, n0, nt, k0, kc, sum);
+      else if (M == 3) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 3, n0, nt, k0, kc, sum);
+      else FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 4, n0, nt, k0, kc, sum);
+    }
+    for (i = 0; i < nt; i++)
+      for (m = 0; m < M; m++)
+        fp4__store(C, ct, m * ldc + n0 + i,
+                   fp4_gemm_epilogue(alpha_eff, sum[i][m], beta, beta != 0.0f ? fp4__load(C, ct, m * ldc + n0 + i) : 0.0f));
+  }
+}
+#undef FP4__W4A16_SC
+
 FP4__ALWAYS void FP4__F(fp4__w4a16_cols)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
                                          const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
                                          int64_t ldc, int64_t nb, int64_t ne) {
   int64_t n, m0;
+  if (M <= 4 && B->cols % (4 * FP4__W) == 0) {
+    FP4__F(fp4__w4a16_stream)(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
+    return;
+  }
   if (M > 4 && M <= 64 && B->cols % 32 == 0) {
     float sum[32][64];
     for (n = nb; n < ne; n += 32) {

@@ -530,6 +530,11 @@ static void test_w4a16(void) {
       M = 5 + rnd(12);
       K = 4096 + 64 * (1 + rnd(8));
     }
+    if (it == 2 || it == 3) { /* M <= 4 streaming: several K chunks and a short last one, N > 64 */
+      M = 1 + rnd(4);
+      K = 64 * (17 + rnd(40));
+      N = 65 + rnd(30);
+    }
     lda = K + rnd(3);
     w = (float *)malloc((size_t)(N * K) * 4);
     c = (float *)malloc((size_t)(M * N) * 4);
