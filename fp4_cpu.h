@@ -171,18 +171,20 @@ FP4__TARGET_AVX2
 #ifdef __cplusplus
 extern "C" {
 #endif
-/* E2M1 code (spec §1) of each lane: counts the midpoints passed, unordered compares so that NaN
- * lands on 7 like the scalar chain of fp4_e2m1_from_float; the sign bit goes to bit 3. */
+/* E2M1 code (spec §1) of each lane without compares per midpoint: a = min(|y|, 6) (NaN gives 6, so
+ * 7 with the sign, as fp4_e2m1_from_float); a < 1: round(2a) to nearest even (the 0.5 steps);
+ * a >= 1: the float's exponent and first mantissa bit, rounded to nearest even on the bits (steps
+ * 0.5, 1, 2 in [1, 2), [2, 4), [4, 6]): code = that 9-bit field - 252. The sign bit goes to bit 3. */
 static inline __m256i fp4__e2m1_avx2(__m256 y) {
-  __m256 a = _mm256_and_ps(y, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
-  __m256i c = _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_NLE_UQ));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_NLT_UQ)));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.25f), _CMP_NLE_UQ)));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(1.75f), _CMP_NLT_UQ)));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(2.5f), _CMP_NLE_UQ)));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(3.5f), _CMP_NLT_UQ)));
-  c = _mm256_add_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(5.0f), _CMP_NLE_UQ)));
-  c = _mm256_sub_epi32(_mm256_setzero_si256(), c);
+  __m256 a = _mm256_min_ps(_mm256_and_ps(y, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF))), _mm256_set1_ps(6.0f));
+  __m256i b = _mm256_castps_si256(a);
+  __m256i hi = _mm256_sub_epi32(
+      _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x1FFFFF)),
+                                         _mm256_and_si256(_mm256_srli_epi32(b, 22), _mm256_set1_epi32(1))),
+                        22),
+      _mm256_set1_epi32(252));
+  __m256i lo = _mm256_cvttps_epi32(_mm256_round_ps(_mm256_add_ps(a, a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  __m256i c = _mm256_blendv_epi8(hi, lo, _mm256_cmpgt_epi32(_mm256_set1_epi32(0x3F800000), b));
   return _mm256_or_si256(c, _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(y), 28), _mm256_set1_epi32(8)));
 }
 /* 8 codes (0..15 in int32 lanes) to 4 packed bytes, element 2j in the low nibble. */
@@ -194,6 +196,15 @@ static inline void fp4__pack_avx2(__m256i c, uint8_t *dst) {
   uint32_t hi = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(s, 1));
   uint32_t w = (lo & 0xFFFFu) | (hi << 16);
   memcpy(dst, &w, 4);
+}
+/* 16 codes (two vectors, element order) to 8 packed bytes: saturating packs to bytes, adjacent
+ * pairs joined by one u8 x s8 dot product (c_even + 16 c_odd), then the two 128-bit halves interleaved. */
+static inline void fp4__pack2_avx2(__m256i c0, __m256i c1, uint8_t *dst) {
+  __m256i w = _mm256_packus_epi32(c0, c1);
+  __m256i b = _mm256_packus_epi16(w, w);
+  __m256i j = _mm256_maddubs_epi16(b, _mm256_set1_epi16(0x1001));
+  __m256i k = _mm256_packus_epi16(j, j);
+  _mm_storel_epi64((__m128i *)dst, _mm_unpacklo_epi16(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1)));
 }
 /* 16 packed bytes to 32 code bytes in element order. */
 static inline void fp4__nibbles_sse(__m128i b, __m128i *lo, __m128i *hi) {
@@ -361,22 +372,28 @@ FP4__TARGET_AVX512
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* As fp4__e2m1_avx2. */
 static inline __m512i fp4__e2m1_avx512(__m512 y) {
-  __m512i yi = _mm512_castps_si512(y), one = _mm512_set1_epi32(1), c = _mm512_setzero_si512();
-  __m512 a = _mm512_castsi512_ps(_mm512_and_si512(yi, _mm512_set1_epi32(0x7FFFFFFF)));
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_NLE_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.75f), _CMP_NLT_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.25f), _CMP_NLE_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(1.75f), _CMP_NLT_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.5f), _CMP_NLE_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(3.5f), _CMP_NLT_UQ), c, one);
-  c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_set1_ps(5.0f), _CMP_NLE_UQ), c, one);
-  return _mm512_or_si512(c, _mm512_and_si512(_mm512_srli_epi32(yi, 28), _mm512_set1_epi32(8)));
+  __m512 a = _mm512_min_ps(_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(y), _mm512_set1_epi32(0x7FFFFFFF))),
+                           _mm512_set1_ps(6.0f));
+  __m512i b = _mm512_castps_si512(a);
+  __m512i hi = _mm512_sub_epi32(
+      _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x1FFFFF)),
+                                         _mm512_and_si512(_mm512_srli_epi32(b, 22), _mm512_set1_epi32(1))),
+                        22),
+      _mm512_set1_epi32(252));
+  __m512i lo = _mm512_cvt_roundps_epi32(_mm512_add_ps(a, a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512i c = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(b, _mm512_set1_epi32(0x3F800000)), hi, lo);
+  return _mm512_or_si512(c, _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(y), 28), _mm512_set1_epi32(8)));
 }
 /* 16 codes to 8 packed bytes. */
 static inline void fp4__pack_avx512(__m512i c, uint8_t *dst) {
   __m512i t = _mm512_or_si512(c, _mm512_srli_epi64(c, 28));
   _mm_storel_epi64((__m128i *)dst, _mm512_cvtepi64_epi8(t));
+}
+static inline void fp4__pack2_avx512(__m512i c0, __m512i c1, uint8_t *dst) {
+  fp4__pack_avx512(c0, dst);
+  fp4__pack_avx512(c1, dst + 8);
 }
 static inline __m512i fp4__unpack_avx512(const uint8_t *src) {
   __m128i lo, hi;
@@ -1550,6 +1567,15 @@ static inline uint32_t FP4__F(fp4__cpu_absmax_bits)(const float *x, int n) {
   return FP4__F(fp4__hmaxu)(m);
 }
 
+/* 16 codes (16 / W vectors) to 8 packed bytes. */
+static inline void FP4__F(fp4__pack16)(const FP4__VI *c, uint8_t *q) {
+#if FP4__W == 8
+  FP4__F(fp4__pack2)(c[0], c[1], q);
+#else
+  FP4__F(fp4__pack)(c[0], q);
+#endif
+}
+
 /* One MXFP4 block (OCP, CEIL, ABSMAX3; round to nearest), as fp4_mx_quantize_block. */
 static inline uint8_t FP4__F(fp4__cpu_mx_block)(const float *x, fp4_rule rule, uint8_t *q) {
   uint32_t ab = FP4__F(fp4__cpu_absmax_bits)(x, 32);
@@ -1562,10 +1588,13 @@ static inline uint8_t FP4__F(fp4__cpu_mx_block)(const float *x, fp4_rule rule, u
   }
   e = fp4__mx_exp(rule, fp4__float(ab));
   m = FP4__SET1(fp4__exp2i(-e));
-  for (i = 0; i < 32; i += FP4__W) {
-    FP4__VF y = FP4__MUL(FP4__LDU(x + i), m);
-    if (rule == FP4_MX_ABSMAX3) y = FP4__MUL(y, three);
-    FP4__F(fp4__pack)(FP4__F(fp4__e2m1)(y), q + i / 2);
+  for (i = 0; i < 32; i += 2 * FP4__W) {
+    FP4__VF y0 = FP4__MUL(FP4__LDU(x + i), m), y1 = FP4__MUL(FP4__LDU(x + i + FP4__W), m);
+    if (rule == FP4_MX_ABSMAX3) {
+      y0 = FP4__MUL(y0, three);
+      y1 = FP4__MUL(y1, three);
+    }
+    FP4__F(fp4__pack2)(FP4__F(fp4__e2m1)(y0), FP4__F(fp4__e2m1)(y1), q + i / 2);
   }
   return (uint8_t)(e + 127);
 }
@@ -1618,7 +1647,7 @@ static inline uint8_t FP4__F(fp4__cpu_nv_block)(const float *x, const fp4_nv_sca
       for (i = 0; i < 16 / FP4__W; i++) c[i] = c4[i];
     }
   }
-  for (i = 0; i < 16 / FP4__W; i++) FP4__F(fp4__pack)(c[i], q + i * FP4__W / 2);
+  FP4__F(fp4__pack16)(c, q);
   return s6;
 }
 
@@ -1667,7 +1696,7 @@ static inline int FP4__F(fp4__cpu_nv_seg)(const fp4_nv_scale *ts, const float *x
         for (i = 0; i < 16 / FP4__W; i++) c[i] = c4v[i];
       }
     }
-    for (i = 0; i < 16 / FP4__W; i++) FP4__F(fp4__pack)(c[i], codes + 8 * b + i * FP4__W / 2);
+    FP4__F(fp4__pack16)(c, codes + 8 * b);
     sc[b] = s;
   }
   return nonfinite;

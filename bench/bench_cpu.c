@@ -2,7 +2,7 @@
 /* CPU benchmark of fp4_cpu.h (PERF.md): quantize GB/s against the scalar reference (fp4.h) and
  * memcpy of the same bytes, the exact W4A4 GEMM's GFLOP/s against the measured FP32 FMA peak, and
  * the W4A16 decode GEMV's weight GB/s against measured read bandwidth; 1 thread and all threads
- * (OpenMP). Warm-up, repetitions, median. Usage: bench_cpu [quick|full] [sections: q g v] */
+ * (OpenMP). Warm-up, repetitions, median. Usage: bench_cpu [quick|full] [sections: q s g v] */
 // FP4_TEST_FLAGS: -fopenmp
 #include "fp4_cpu.h"
 #include <stdio.h>
@@ -20,9 +20,21 @@ static int cmpd(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
+static double last_best; /* the fastest repetition of the last median() */
 static double median(double *t, int n) {
   qsort(t, (size_t)n, sizeof *t, cmpd);
+  last_best = t[0];
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+static void print_load(const char *when) {
+  char buf[128] = "n/a";
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (!fgets(buf, sizeof buf, f)) strcpy(buf, "n/a");
+    fclose(f);
+  }
+  buf[strcspn(buf, "\n")] = 0;
+  printf("load average (%s): %s\n", when, buf);
 }
 static uint64_t rs = 88172645463325252ull;
 static double urand(void) {
@@ -161,7 +173,7 @@ static double time_q(int simd, int threads, int reps, const void *x, fp4_dtype d
 
 int main(int argc, char **argv) {
   int quick = argc > 1 && !strcmp(argv[1], "quick");
-  const char *only = argc > 2 ? argv[2] : "qgv"; /* sections: q quantize, g W4A4, v W4A16 */
+  const char *only = argc > 2 ? argv[2] : "qsgv"; /* sections: q quantize, s its thread scaling, g W4A4, v W4A16 */
   int nt = omp_get_max_threads(), reps = quick ? 3 : 7;
   int64_t R = 4096, C = 4096; /* 64 MiB of f32 */
   size_t n = (size_t)(R * C), i;
@@ -186,6 +198,7 @@ int main(int argc, char **argv) {
   memset(cp, 1, n * 4);
   printf("fp4_cpu bench: path %s (vnni %d), %d threads, reps %d, median\n", fp4_cpu_isa_name(FP4_CPU_FORCE_ISA),
          FP4_CPU_HAVE_VNNI, nt, reps);
+  print_load("start");
   peak1 = fma_peak_gflops();
   printf("FP32 FMA peak, measured (12 independent FMA chains, widest vector): %.1f GFLOP/s per core, x%d = %.1f\n", peak1, nt,
          peak1 * nt);
@@ -198,12 +211,13 @@ int main(int argc, char **argv) {
   mcn = bench_memcpy(cp, xf, n * 4, nt, reps);
   printf("memcpy 64 MiB: 1 thread %.2f GB/s, %d threads %.2f GB/s (read + write)\n", 2.0 * n * 4 / mc1 * 1e-9, nt,
          2.0 * n * 4 / mcn * 1e-9);
-  printf("| case | scalar ref 1T GB/s | SIMD 1T GB/s | x scalar | %% memcpy 1T | SIMD %dT GB/s | %% memcpy %dT |\n", nt, nt);
-  printf("|---|---|---|---|---|---|---|\n");
+  printf("| case | scalar ref 1T GB/s | SIMD 1T GB/s | x scalar | %% memcpy 1T | SIMD %dT GB/s | %% memcpy %dT | %dT best GB/s |\n",
+         nt, nt, nt);
+  printf("|---|---|---|---|---|---|---|---|\n");
   for (i = 0; i < sizeof qb / sizeof qb[0]; i++) {
     fp4_quant_config cfg = fp4_config_default(qb[i].f);
     fp4_tensor t, t2;
-    double tsc, t1, tn, bytes;
+    double tsc, t1, tn, bn, bytes;
     const void *x = qb[i].dt == FP4_F32 ? (const void *)xf : (const void *)xb;
     size_t es = qb[i].dt == FP4_F32 ? 4 : 2;
     cfg.rule = qb[i].rule;
@@ -220,11 +234,34 @@ int main(int argc, char **argv) {
     t1 = time_q(1, 1, reps, x, qb[i].dt, R, C, &cfg, &t2);
     if (memcmp(d, d2, n / 2) || memcmp(s, s2, n / (size_t)fp4_format_block(qb[i].f))) printf("MISMATCH vs reference\n");
     tn = time_q(1, nt, reps, x, qb[i].dt, R, C, &cfg, &t2);
-    printf("| %s | %.3f | %.2f | %.1fx | %.0f%% | %.2f | %.0f%% |\n", qb[i].name, bytes / tsc * 1e-9, bytes / t1 * 1e-9,
-           tsc / t1, 100.0 * (bytes / t1) / (2.0 * n * 4 / mc1), bytes / tn * 1e-9,
-           100.0 * (bytes / tn) / (2.0 * n * 4 / mcn));
+    bn = last_best;
+    printf("| %s | %.3f | %.2f | %.1fx | %.0f%% | %.2f | %.0f%% | %.2f |\n", qb[i].name, bytes / tsc * 1e-9,
+           bytes / t1 * 1e-9, tsc / t1, 100.0 * (bytes / t1) / (2.0 * n * 4 / mc1), bytes / tn * 1e-9,
+           100.0 * (bytes / tn) / (2.0 * n * 4 / mcn), bytes / bn * 1e-9);
     fflush(stdout);
   }
+  }
+
+  /* ---- thread scaling of two quantize cases (where all-thread rows fall short) ---- */
+  if (strchr(only, 's')) {
+    int ci, th;
+    printf("\n## quantize thread scaling, GB/s (median of %d)\n| case |", reps);
+    for (th = 1; th <= nt; th *= 2) printf(" %dT |", th);
+    printf("\n|---|");
+    for (th = 1; th <= nt; th *= 2) printf("---|");
+    printf("\n");
+    for (ci = 0; ci < 2; ci++) {
+      fp4_quant_config cfg = fp4_config_default(ci ? FP4_NVFP4 : FP4_MXFP4);
+      fp4_dtype dt = ci ? FP4_BF16 : FP4_F32;
+      fp4_tensor t;
+      double bytes = (double)n * (ci ? 2.0 : 4.0) + (double)n / 2 + (double)n / (ci ? 16 : 32);
+      fp4_tensor_init(&t, d2, s2, FP4_LAYOUT_LINEAR);
+      printf("| %s |", ci ? "nvfp4 nv_6 bf16" : "mxfp4 ocp f32");
+      for (th = 1; th <= nt; th *= 2)
+        printf(" %.2f |", bytes / time_q(1, th, reps, ci ? (const void *)xb : (const void *)xf, dt, R, C, &cfg, &t) * 1e-9);
+      printf("\n");
+      fflush(stdout);
+    }
   }
 
   /* ---- W4A4 GEMM ---- */
@@ -246,7 +283,7 @@ int main(int argc, char **argv) {
         size_t wsn = fp4_cpu_gemm_workspace_size(S, S, S);
         void *wsp = malloc(wsn);
         fp4_tensor A, B;
-        double ts[16], t1, tn, tw, fl = 2.0 * (double)S * (double)S * (double)S;
+        double ts[16], t1 = 0, tn = 0, tw = 0, fl = 2.0 * (double)S * (double)S * (double)S;
         int r, th, rr = S >= 4096 ? 2 : reps;
         fp4_tensor_init(&A, ad, as, FP4_LAYOUT_LINEAR);
         fp4_tensor_init(&B, bd, bs, FP4_LAYOUT_LINEAR);
@@ -304,8 +341,8 @@ int main(int argc, char **argv) {
            (long long)copies);
     printf("read bandwidth (vector sum over 512 MiB): 1 thread %.2f GB/s, %d threads %.2f GB/s\n", rn / rd1 * 1e-9, nt,
            rn / rdn * 1e-9);
-    printf("| format | act | M | 1T GB/s | %% read BW 1T | %dT GB/s | %% read BW %dT | %dT us |\n", nt, nt, nt);
-    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("| format | act | M | 1T GB/s | %% read BW 1T | %dT GB/s | %% read BW %dT | %dT us | %dT best GB/s |\n", nt, nt, nt, nt);
+    printf("|---|---|---|---|---|---|---|---|---|\n");
     for (fi = 0; fi < 2; fi++) {
       fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
       fp4_quant_config cfg = fp4_config_default(f);
@@ -332,7 +369,7 @@ int main(int argc, char **argv) {
       for (mi = 0; mi < 3; mi++) {
         int M = mi == 0 ? 1 : mi == 1 ? 4 : 16, ai;
         for (ai = 0; ai < (M == 1 ? 2 : 1); ai++) {
-          double ts[64], t1, tn;
+          double ts[64], t1 = 0, tn = 0, bn = 0;
           int r, th, cc = 0;
           for (th = 0; th < 2; th++) {
             omp_set_num_threads(th ? nt : 1);
@@ -343,12 +380,14 @@ int main(int argc, char **argv) {
               ts[r] = now() - t0;
               cc = (cc + 1) % (int)copies;
             }
-            if (th) tn = median(ts + 2, 2 * reps);
-            else t1 = median(ts + 2, 2 * reps);
+            if (th) {
+              tn = median(ts + 2, 2 * reps);
+              bn = last_best;
+            } else t1 = median(ts + 2, 2 * reps);
           }
-          printf("| %s | %s | %d | %.2f | %.0f%% | %.2f | %.0f%% | %.0f |\n", fp4_format_name(f), ai ? "bf16" : "f32", M,
-                 wbytes / t1 * 1e-9, 100.0 * (wbytes / t1) / (rn / rd1), wbytes / tn * 1e-9,
-                 100.0 * (wbytes / tn) / (rn / rdn), tn * 1e6);
+          printf("| %s | %s | %d | %.2f | %.0f%% | %.2f | %.0f%% | %.0f | %.2f |\n", fp4_format_name(f), ai ? "bf16" : "f32",
+                 M, wbytes / t1 * 1e-9, 100.0 * (wbytes / t1) / (rn / rd1), wbytes / tn * 1e-9,
+                 100.0 * (wbytes / tn) / (rn / rdn), tn * 1e6, wbytes / bn * 1e-9);
           fflush(stdout);
         }
       }
@@ -362,6 +401,7 @@ int main(int argc, char **argv) {
     free(actb);
     free(out);
   }
+  print_load("end");
   free(xf);
   free(xb);
   free(d);

@@ -336,6 +336,56 @@ static void test_hadamard(void) {
   }
 }
 
+/* The vector E2M1 rounding on exactly scaled values: MXFP4 OCP blocks whose first element is 4
+ * (scale 2^0, so y = x): every tie and its neighbouring floats, every binade below 8 down to the
+ * subnormals, both signs and zeros; the bytes must equal fp4.h's. */
+static void test_e2m1_grid(void) {
+  static const float ties[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f, 7.0f};
+  const int64_t rows = 2048, cols = 64;
+  float *x = (float *)malloc((size_t)(rows * cols) * 4);
+  uint8_t *d0 = (uint8_t *)malloc((size_t)(rows * cols / 2)), *d1 = (uint8_t *)malloc((size_t)(rows * cols / 2));
+  uint8_t s0[2048 * 2], s1[2048 * 2];
+  fp4_quant_config cfg = fp4_config_default(FP4_MXFP4);
+  fp4_tensor t0, t1;
+  int64_t i, n = 0;
+  int k, isa;
+  cfg.rule = FP4_MX_OCP;
+  for (i = 0; i < rows * cols; i++) {
+    float v;
+    if (i % 32 == 0) {
+      x[i] = 4.0f;
+      continue;
+    }
+    if (n < 15 * 9) { /* ties and neighbours: -4 .. +4 ulps */
+      uint32_t b;
+      v = ties[n / 9];
+      memcpy(&b, &v, 4);
+      b = b + (uint32_t)(n % 9) - 4u;
+      memcpy(&v, &b, 4);
+    } else { /* random significand, exponent -149 .. 2 */
+      uint32_t b = (uint32_t)h_rand() & 0x7FFFFFu, e = (uint32_t)(h_rand() % 130);
+      b |= e << 23;
+      memcpy(&v, &b, 4);
+      if (fabsf(v) >= 8.0f) v = 7.5f;
+    }
+    if (h_rand() & 1) v = -v;
+    if (n % 97 == 5) v = n % 2 ? 0.0f : -0.0f;
+    x[i] = v;
+    n++;
+  }
+  fp4_tensor_init(&t0, d0, s0, FP4_LAYOUT_LINEAR);
+  CHECK_EQ(FP4_OK, fp4_quantize_f32(x, rows, cols, cols, &cfg, &t0, NULL, 0));
+  for (k = 0; k < (int)sizeof s0; k++) CHECK_EQ(s0[k], 127); /* scale 2^0 everywhere */
+  for (isa = 0; isa < n_isa; isa++) {
+    fp4_tensor_init(&t1, d1, s1, FP4_LAYOUT_LINEAR);
+    CHECK_EQ(FP4_OK, quant_isa(isas[isa], x, FP4_F32, rows, cols, cols, &cfg, &t1));
+    CHECK(memcmp(d0, d1, (size_t)(rows * cols / 2)) == 0);
+  }
+  free(x);
+  free(d0);
+  free(d1);
+}
+
 /* Validation answers the reference's status codes. */
 static void test_errors(void) {
   float x[64] = {0}, y[64];
@@ -654,6 +704,7 @@ int main(void) {
   }
   test_rows();
   test_hadamard();
+  test_e2m1_grid();
   test_errors();
   test_w4a4();
   test_w4a16();
