@@ -444,9 +444,24 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_q
     for (size_t j = i; j < i + 16 && j < n; j++) p.scales[j] = 0;
 }
 
+/* n / 1536 (K of the Four Over Six rules), equal to __fdiv_rn(n, 1536.0f) for every float n (all 2^32
+ * are compared on the device by tests/test_cuda.cu) at the cost of a multiply and two FMAs: the quotient
+ * q = RN(n * RN(1/1536)) corrected by its exact remainder (Markstein). The correction is exact unless
+ * the quotient is subnormal (|n| < 2^-117) or n is not finite: those take the division. */
+static __device__ __forceinline__ float fp4__cuda_div1536(float n) {
+  const float K = 1536.0f, r = 6.51041686534881591796875e-4f; /* RN(1 / 1536) = 0x1.555556p-11 */
+  const float a = fp4__fabs(n);
+  if (a >= 6.01853107621011205e-36f && a <= 3.40282347e+38f) { /* 2^-117 <= |n| <= FLT_MAX */
+    const float q = __fmul_rn(n, r);
+    return __fmaf_rn(__fmaf_rn(-q, K, n), r, q);
+  }
+  return a == 0.0f ? n : __fdiv_rn(n, K);
+}
+
 /* One NVFP4 error term of fp4_nv_err_add: t = ((q * s) * amax) / K - x, then t*t (MSE) or |t|. */
 static __device__ __forceinline__ float fp4__cuda_nv_term(const fp4_nv_scale &ts, float x, uint32_t q, float sv) {
-  float t = __fdiv_rn(__fmul_rn(__fmul_rn(fp4__cuda_e2m1_value(q), sv), ts.amax), ts.K) - x;
+  const float n = __fmul_rn(__fmul_rn(fp4__cuda_e2m1_value(q), sv), ts.amax);
+  const float t = (ts.K == 1536.0f ? fp4__cuda_div1536(n) : __fdiv_rn(n, ts.K)) - x;
   return ts.metric == 1 ? __fmul_rn(t, t) : fp4__fabs(t);
 }
 

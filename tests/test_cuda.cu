@@ -269,24 +269,28 @@ static void test_quantize(void) {
   printf("quantize: %ld cases, %ld failures\n", n_cases, h_fail - before);
 }
 
-/* The branch-free E2M1 rounding and decoding of the quantize kernels against fp4.h's codec: every one
- * of the 2^32 floats on the device, all 16 codes for the decoder. */
+/* The branch-free E2M1 rounding and decoding of the quantize kernels against fp4.h's codec, and the
+ * Four Over Six error's division by 1536 against __fdiv_rn: every one of the 2^32 floats on the device,
+ * all 16 codes for the decoder. */
 static __global__ void e2m1_all_kernel(unsigned long long *bad) {
-  unsigned long long n = 0;
+  unsigned long long n = 0, nd = 0;
   for (uint64_t b = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; b < (1ull << 32); b += (uint64_t)gridDim.x * blockDim.x) {
     float x = __uint_as_float((uint32_t)b);
     n += fp4__cuda_e2m1(x) != fp4_e2m1_from_float(x);
+    nd += __float_as_uint(fp4__cuda_div1536(x)) != __float_as_uint(__fdiv_rn(x, 1536.0f));
   }
   if (n) atomicAdd(bad, n);
+  if (nd) atomicAdd(bad + 1, nd);
 }
 
 static void test_e2m1(void) {
-  unsigned long long *d = (unsigned long long *)dmalloc(8), h = 1;
-  CK(cudaMemset(d, 0, 8));
+  unsigned long long *d = (unsigned long long *)dmalloc(16), h[2] = {1, 1};
+  CK(cudaMemset(d, 0, 16));
   e2m1_all_kernel<<<1024, 256>>>(d);
   CK(cudaGetLastError());
-  hcopy(&h, d, 8);
-  CHECK_EQ(0, (long long)h);
+  hcopy(h, d, 16);
+  CHECK_EQ(0, (long long)h[0]);
+  CHECK_EQ(0, (long long)h[1]);
   CK(cudaFree(d));
   for (uint32_t c = 0; c < 16; c++) {
     float a = fp4__cuda_e2m1_value(c), b = fp4_e2m1_to_float((uint8_t)c);
