@@ -1197,18 +1197,25 @@ FP4_API void fp4__dequantize_rows(const fp4_tensor *t, void *y, fp4_dtype dt, in
                                    t->tensor_scale));
 }
 
-FP4_API fp4_status fp4__dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy) {
+/* Validate a dequantize call (shared by every back end): the tensor, then y[rows, ldy] of type dt, which
+ * must not overlap the tensor's codes or scales. */
+FP4_API fp4_status fp4__check_dequantize(const fp4_tensor *t, const void *y, fp4_dtype dt, int64_t ldy) {
   fp4_status st;
+  size_t ys;
   if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
   if (!y) return FP4_ERR_NULL;
   if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
   if ((uintptr_t)y % fp4__dtype_size(dt)) return FP4_ERR_ALIGN;
-  {
-    size_t ys = fp4__span(t->rows, t->cols, ldy, dt);
-    if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
-        fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
-      return FP4_ERR_ALIAS;
-  }
+  ys = fp4__span(t->rows, t->cols, ldy, dt);
+  if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
+      fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
+    return FP4_ERR_ALIAS;
+  return FP4_OK;
+}
+
+FP4_API fp4_status fp4__dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy) {
+  fp4_status st = fp4__check_dequantize(t, y, dt, ldy);
+  if (st != FP4_OK) return st;
   fp4__dequantize_rows(t, y, dt, ldy, 0, t->rows);
   return FP4_OK;
 }

@@ -935,16 +935,7 @@ FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_d
   fp4__cuda_dparams p;
   fp4_status st;
   int64_t n;
-  if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
-  if (!y) return FP4_ERR_NULL;
-  if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
-  if ((uintptr_t)y % fp4__dtype_size(dt)) return FP4_ERR_ALIGN;
-  {
-    size_t ys = fp4__span(t->rows, t->cols, ldy, dt);
-    if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
-        fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
-      return FP4_ERR_ALIAS;
-  }
+  if ((st = fp4__check_dequantize(t, y, dt, ldy)) != FP4_OK) return st;
   p.data = t->data;
   p.scales = t->scales;
   p.rows = t->rows;
