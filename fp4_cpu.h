@@ -30,8 +30,11 @@
  * Threading: every kernel runs on a row range (quantize: rows of the quantized tensor; dequantize:
  * rows; GEMM: output columns n, i.e. rows of B), so callers can use their own pool; compiled with
  * -fopenmp the whole-tensor entry points split their work with OpenMP (no other dependency).
- * Stack: the W4A4 GEMM keeps its operand tiles on the stack (about 60 KB with AVX2, 100 KB with
- * AVX-512 per call), the rest a few KB; threads with small stacks should call the scalar variants.
+ * Stack: the W4A4 GEMM without workspace keeps its operand tiles on the stack (about 60 KB with
+ * AVX2, 100 KB with AVX-512 per call), the W4A16 GEMM for M <= 16 about 70 KB, the rest a few KB;
+ * threads with small stacks should call the scalar variants.
+ * Workspace: the whole-tensor W4A4 GEMMs pack both operands once per call into caller memory of
+ * fp4_cpu_gemm_workspace_size(M, N, K) bytes when given (faster; same bits), else per chunk.
  *
  * Exactness: quantize, dequantize, fake quantize, Hadamard and the W4A4 GEMM give fp4.h's bytes on
  * every path (spec §5's reproducible W4A4: lanes are output columns, each summing its blocks in K
@@ -2303,14 +2306,15 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_many)(const void *A, const fp4_dtype at, int6
   }
 }
 
-/* M <= 4, K a multiple of 4W ("stream"): the activations of a K chunk converted to f32 once per
+/* M <= 16, K a multiple of 4W ("stream"): the activations of a K chunk converted to f32 once per
  * work item and split into even and odd elements (act[m]: per group of 2W elements, W evens then
  * W odds), so that W packed weight bytes decode in place (byte j: elements 2j and 2j + 1) into two
- * vectors through the E2M1 table, times the block scales (per lane), with two FMA chains per
- * parity. Weight rows [n0, n0 + nt), nt <= 64; sum[i][m] += the chunk's dot products. */
+ * vectors through the E2M1 table, times the block scales (per lane), then FMA chains for up to 4
+ * activation rows (4 chains per row for 1 or 2 rows). Weight rows [n0, n0 + nt), nt <= 64;
+ * sum[i][m] += the chunk's dot products of activation rows m0 .. m0 + mr. */
 #define FP4__W4A16_SC 1024 /* elements per chunk */
 FP4__ALWAYS void FP4__F(fp4__w4a16_stream_rows)(const fp4_tensor *B, const float (*act)[FP4__W4A16_SC], const int mr,
-                                                int64_t n0, int nt, int64_t k0, int kc, float (*sum)[4]) {
+                                                int64_t n0, int nt, int64_t k0, int kc, float (*sum)[16], int m0) {
   const int mx = B->format == FP4_MXFP4, blk = mx ? 32 : 16, nb = kc / blk;
   const int64_t K = B->cols;
   uint8_t scb[FP4__W4A16_SC / 16 + 16];
@@ -2355,20 +2359,21 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_stream_rows)(const fp4_tensor *B, const float
       }
     }
     for (m = 0; m < mr; m++)
-      sum[i][m] += FP4__F(fp4__hsum)(FP4__ADD(FP4__ADD(acc[m][0], acc[m][1]), FP4__ADD(acc[m][2], acc[m][3])));
+      sum[i][m0 + m] += FP4__F(fp4__hsum)(FP4__ADD(FP4__ADD(acc[m][0], acc[m][1]), FP4__ADD(acc[m][2], acc[m][3])));
   }
 }
 
 FP4__ALWAYS void FP4__F(fp4__w4a16_stream)(const void *A, const fp4_dtype at, int64_t M, int64_t lda,
                                            const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
                                            int64_t ldc, int64_t nb, int64_t ne) {
-  float act[4][FP4__W4A16_SC], sum[64][4];
+  float act[16][FP4__W4A16_SC], sum[64][16];
   const int64_t K = B->cols;
   int64_t n0, k0, m;
   for (n0 = nb; n0 < ne; n0 += 64) {
     const int nt = ne - n0 < 64 ? (int)(ne - n0) : 64;
     int i;
-    for (i = 0; i < nt; i++) sum[i][0] = sum[i][1] = sum[i][2] = sum[i][3] = 0.0f;
+    for (i = 0; i < nt; i++)
+      for (m = 0; m < M; m++) sum[i][m] = 0.0f;
     for (k0 = 0; k0 < K; k0 += FP4__W4A16_SC) {
       const int kc = K - k0 < FP4__W4A16_SC ? (int)(K - k0) : FP4__W4A16_SC;
       int k;
@@ -2380,10 +2385,13 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_stream)(const void *A, const fp4_dtype at, in
           FP4__STU(act[m] + k, ev);
           FP4__STU(act[m] + k + FP4__W, od);
         }
-      if (M == 1) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 1, n0, nt, k0, kc, sum);
-      else if (M == 2) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 2, n0, nt, k0, kc, sum);
-      else if (M == 3) FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 3, n0, nt, k0, kc, sum);
-      else FP4__F(fp4__w4a16_stream_rows)(B, (const float(*)[FP4__W4A16_SC])act, 4, n0, nt, k0, kc, sum);
+      for (m = 0; m < M; m += 4) {
+        const float(*am)[FP4__W4A16_SC] = (const float(*)[FP4__W4A16_SC])act + m;
+        if (M - m == 1) FP4__F(fp4__w4a16_stream_rows)(B, am, 1, n0, nt, k0, kc, sum, (int)m);
+        else if (M - m == 2) FP4__F(fp4__w4a16_stream_rows)(B, am, 2, n0, nt, k0, kc, sum, (int)m);
+        else if (M - m == 3) FP4__F(fp4__w4a16_stream_rows)(B, am, 3, n0, nt, k0, kc, sum, (int)m);
+        else FP4__F(fp4__w4a16_stream_rows)(B, am, 4, n0, nt, k0, kc, sum, (int)m);
+      }
     }
     for (i = 0; i < nt; i++)
       for (m = 0; m < M; m++)
@@ -2397,7 +2405,7 @@ FP4__ALWAYS void FP4__F(fp4__w4a16_cols)(const void *A, const fp4_dtype at, int6
                                          const fp4_tensor *B, float alpha_eff, float beta, void *C, fp4_dtype ct,
                                          int64_t ldc, int64_t nb, int64_t ne) {
   int64_t n, m0;
-  if (M <= 4 && B->cols % (4 * FP4__W) == 0) {
+  if (M <= 16 && B->cols % (4 * FP4__W) == 0) {
     FP4__F(fp4__w4a16_stream)(A, at, M, lda, B, alpha_eff, beta, C, ct, ldc, nb, ne);
     return;
   }
