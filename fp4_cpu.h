@@ -2068,6 +2068,21 @@ static inline void FP4__F(fp4__w4a4p_pack_b)(const fp4__w4a4_pack *P, const fp4_
   P->brng[2 * p + 1] = hi;
 }
 
+/* (float)T, exact for |T| < 2^22: by default through the bits of 1.5 * 2^23 + T, minus 1.5 * 2^23
+ * (an integer add and a float subtract, either of the two 512-bit ports, where the conversion
+ * instruction would share port 0 with vpdpbusd; measured faster on the device host, bench/RESULTS.md);
+ * FP4__W4A4_I2F_MAGIC=0 selects the conversion instruction. Same value either way. */
+#ifndef FP4__W4A4_I2F_MAGIC
+#define FP4__W4A4_I2F_MAGIC 1
+#endif
+FP4__ALWAYS FP4__VF FP4__F(fp4__w4a4p_i2f)(FP4__VI t) {
+#if FP4__W4A4_I2F_MAGIC
+  return FP4__SUB(FP4__CASTF(FP4__IADD(t, FP4__SET1I(0x4B400000))), FP4__SET1(12582912.0f));
+#else
+  return FP4__CVTI(t);
+#endif
+}
+
 /* acc[FP4__TR][FP4__TP * FP4__W] = the fp32 block sums of rows m0 .. and panels p0 .. (K order). */
 FP4__ALWAYS void FP4__F(fp4__w4a4p_micro)(const fp4__w4a4_pack *P, const fp4_format f, int64_t m0, int64_t p0,
                                           float (*acc)[FP4__TP * FP4__W]) {
@@ -2146,7 +2161,7 @@ FP4__ALWAYS void FP4__F(fp4__w4a4p_micro)(const fp4__w4a4_pack *P, const fp4_for
         FP4__VI e = FP4__SET1I(as[r * nbk + b]);
         for (p = 0; p < FP4__TP; p++) {
           FP4__VF s = FP4__CASTF(FP4__IADD(FP4__LDUI(P->bs + ((p0 + p) * nbk + b) * FP4__W), e));
-          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__CVTI(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
+          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__F(fp4__w4a4p_i2f)(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
         }
       }
     } else if (fast) {
@@ -2154,7 +2169,7 @@ FP4__ALWAYS void FP4__F(fp4__w4a4p_micro)(const fp4__w4a4_pack *P, const fp4_for
         FP4__VF e = FP4__CASTF(FP4__SET1I(as[r * nbk + b]));
         for (p = 0; p < FP4__TP; p++) {
           FP4__VF s = FP4__MUL(FP4__CASTF(FP4__LDUI(P->bs + ((p0 + p) * nbk + b) * FP4__W)), e);
-          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__CVTI(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
+          FP4__STU(acc[r] + p * FP4__W, FP4__FMA(FP4__F(fp4__w4a4p_i2f)(FP4__LDUI(tt[r][p])), s, FP4__LDU(acc[r] + p * FP4__W)));
         }
       }
     } else {
