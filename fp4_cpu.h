@@ -1135,16 +1135,7 @@ FP4_API fp4_status fp4__cpu_dequantize(int isa, const fp4_tensor *t, void *y, fp
                                        int64_t re, int whole) {
   fp4_status st;
   int64_t i, n, step = 16;
-  if ((st = fp4__check_tensor(t)) != FP4_OK) return st;
-  if (!y) return FP4_ERR_NULL;
-  if ((st = fp4__check_dims(t->rows, t->cols, ldy)) != FP4_OK) return st;
-  if ((uintptr_t)y % fp4__dtype_size(dt)) return FP4_ERR_ALIGN;
-  {
-    size_t ys = fp4__span(t->rows, t->cols, ldy, dt);
-    if (fp4__overlap(y, ys, t->data, fp4_data_bytes(t->rows, t->cols)) ||
-        fp4__overlap(y, ys, t->scales, fp4_scale_bytes(t->format, t->rows, t->cols, t->scale_layout)))
-      return FP4_ERR_ALIAS;
-  }
+  if ((st = fp4__check_dequantize(t, y, dt, ldy)) != FP4_OK) return st;
   if (whole) {
     rb = 0;
     re = t->rows;
