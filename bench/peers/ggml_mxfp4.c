@@ -11,7 +11,7 @@
  *             inside the timed call, as ggml's mul_mat does) against fp4_cpu_gemm_w4a16_f32_f32 (f32 x)
  *             and the W4A4 GEMM at M = 1 (x quantized to MXFP4 inside the timed call); GB/s of weight bytes.
  *   GEMM      1024^3: ggml's vec_dot over every (row, column) pair (Q8_0 activations) against
- *             fp4_cpu_gemm_w4a4_f32 (both operands MXFP4); GFLOP/s as 2*M*N*K / time.
+ *             fp4_cpu_gemm_w4a4_f32 (both operands MXFP4, with its workspace); GFLOP/s as 2*M*N*K / time.
  * Every result is also compared with a float64 product of the unquantized inputs (relative Frobenius
  * error), since the two libraries quantize the activations differently (Q8_0 vs FP4). */
 #include "fp4_cpu.h"
@@ -85,6 +85,8 @@ typedef struct job {
   size_t gw_row, gx_row;    /* bytes per row */
   fp4_quant_config cfg;
   fp4_tensor t, w, ta;      /* fp4: quantize output, weights, activations */
+  void *ws;                 /* fp4_cpu_gemm_workspace_size bytes for the W4A4 GEMM */
+  size_t ws_bytes;
   float *y;
 } job;
 
@@ -119,7 +121,7 @@ static void fp4_w4a16(void *p) {
 static void fp4_w4a4(void *p) {
   job *j = (job *)p;
   fp4_ok(fp4_cpu_quantize_f32(j->a, j->M, j->K, j->K, &j->cfg, &j->ta, NULL, 0), "quantize activations");
-  fp4_ok(fp4_cpu_gemm_w4a4_f32(&j->ta, &j->w, 1.0f, 0.0f, j->y, j->N, NULL, 0), "w4a4");
+  fp4_ok(fp4_cpu_gemm_w4a4_f32(&j->ta, &j->w, 1.0f, 0.0f, j->y, j->N, j->ws, j->ws_bytes), "w4a4");
 }
 
 /* float64 reference C = A . W^T on the unquantized inputs */
@@ -224,6 +226,8 @@ int main(void) {
       j.ta.data = (uint8_t *)xmalloc(fp4_data_bytes(j.M, j.K));
       j.ta.scales = (uint8_t *)xmalloc(fp4_scale_bytes(FP4_MXFP4, j.M, j.K, FP4_LAYOUT_LINEAR));
       fp4_ok(fp4_cpu_quantize_f32(w, j.N, j.K, j.K, &j.cfg, &j.w, NULL, 0), "quantize weights");
+      j.ws_bytes = fp4_cpu_gemm_workspace_size(j.M, j.N, j.K);
+      j.ws = j.ws_bytes ? xmalloc(j.ws_bytes) : NULL;
       wbytes = (double)(fp4_data_bytes(j.N, j.K) + fp4_scale_bytes(FP4_MXFP4, j.N, j.K, FP4_LAYOUT_LINEAR)) / 1e9;
       flops = 2.0 * (double)j.M * (double)j.N * (double)j.K / 1e9;
       printf("%s M=%lld N=%lld K=%lld (MXFP4 weights %.1f MB)\n", j.M == 1 ? "GEMV" : "GEMM", (long long)j.M,
@@ -240,7 +244,7 @@ int main(void) {
       printf("  %-44s %8.3f ms %7.2f GB/s %8.1f GFLOP/s  err %.3e\n", "fp4_cpu W4A4 (MXFP4 act., incl. quantize)",
              t * 1e3, wbytes / t, flops / t, rel_err(y, ref, (size_t)(j.M * j.N)));
       free(a), free(w), free(y), free(ref), free(j.gw), free(j.gx);
-      free(j.w.data), free(j.w.scales), free(j.ta.data), free(j.ta.scales);
+      free(j.w.data), free(j.w.scales), free(j.ta.data), free(j.ta.scales), free(j.ws);
     }
   }
   return 0;
