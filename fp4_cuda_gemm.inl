@@ -46,6 +46,7 @@
 #ifndef FP4_CUDA_GEMM_INL
 #define FP4_CUDA_GEMM_INL
 
+#include <cuda.h> /* CUtensorMap (the encoder is reached through the runtime: no -lcuda) */
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -525,6 +526,8 @@ struct fp4__cuda_gemm_w4a16_args {
   int64_t ldc;
   float alpha, beta;
   int vec16;
+  int kchunk;      /* TMA kernel split-K: K stages per blockIdx.z (C: fp32 partials); 0: no split */
+  int64_t zstride; /* elements between the partials of consecutive splits */
 };
 
 /* Per-stage shared memory of the W4A16 kernel: activations (64 elements of AT per row, 16-byte chunks
@@ -712,6 +715,560 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a16_kernel(co
                                 acc[i][t], p.alpha, p.beta);
 }
 
+/* ==== cuda gemm: hopper wgmma ==== */
+
+/* sm_90a W4A16 (and the Hopper W4A4 _fast path): C[M,N] = alpha_eff * X[M,K] . W[N,K]^T with A and B
+ * swapped for the tensor cores: the dequantized weights are the wgmma A operand (64 weight rows per
+ * warpgroup and instruction, taken from registers), the 16-bit activations the B operand (NX activation
+ * rows, K-major in shared memory with the 128-byte swizzle, read through a matrix descriptor).
+ *  - CTA: 256 threads = 2 warpgroups, 128 weight rows x NX activation rows (NX = 64, 128 or 256), K in
+ *    stages of 64; a STAGES-deep cp.async ring (every thread copies; fence.proxy.async before the
+ *    barrier that publishes a stage to the tensor cores); each warpgroup retires a stage's wgmma group
+ *    before it dequantizes the next (see the main loop), and a stage is refilled two iterations later.
+ *  - Activations: row r of a stage is 128 bytes, 16-byte chunk c stored at chunk c ^ (r & 7) (the
+ *    SWIZZLE_128B pattern, 1024-byte aligned 8-row atoms, descriptor stride 1024); the k16 step s of a
+ *    stage starts 32 s bytes into the row.
+ *  - Weights: the packed rows of a stage land in shared memory as they are in global memory (48-byte
+ *    pitch). wgmma's A fragment wants, per lane (g = lane/4, l = lane%4) and k16 step s, the code pairs
+ *    16s+2l.. and 16s+8+2l.. of rows g and g+8: byte l of every packed 32-bit word. Each lane reads the
+ *    row's 32 bytes and gathers its 8 bytes with 6 byte permutes (fp4__cuda_gemm_gather4), then decodes
+ *    them with fp4__cuda_gemm_e2m1x4_h16 and scales them:
+ *      NVFP4: E2M1 x E4M3 is exact in bf16 and f16: one packed multiply per pair;
+ *      MXFP4 (bf16 activations only): E2M1 x 2^(e-127) in bf16 equals the fp32 dequantized value for
+ *      every code (same exponent range; the smallest product 2^-128 is a bf16 subnormal, exact; code
+ *      254 with |q| >= 4 overflows to Inf in both; 255 is NaN). With f16 activations the power of two
+ *      leaves f16's range, so MXFP4 x f16 stays on the mma.sync kernel (fp32 promotion per block).
+ *    The whole K accumulates in the wgmma fp32 accumulators; the tensor scale folds into alpha.
+ *  - Epilogue: accumulator (weight row, activation row) pairs go straight to C[m, n] (alpha, beta,
+ *    output type as fp4_gemm_epilogue). Deterministic: no split-K, fixed order.
+ * Compiled only for sm_90a (wgmma); other builds get a trapping stub that the host never launches. */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FP4__CUDA_GEMM_WGMMA 1
+#endif
+#define FP4__CG_WG_BN 128 /* weight rows per CTA */
+#define FP4__CG_WG_STAGES 5
+
+/* Byte l of each of 8 packed words (w[0..7]) -> two words (bytes of w0..w3, then of w4..w7). */
+static __host__ __device__ __forceinline__ void fp4__cuda_gemm_gather4(const uint32_t w[8], int l, uint32_t &u0,
+                                                                       uint32_t &u1) {
+  const uint32_t sel = (uint32_t)l | ((uint32_t)(l + 4) << 4);
+  const uint32_t t0 = fp4__cuda_gemm_prmt(w[0], w[1], sel), t1 = fp4__cuda_gemm_prmt(w[2], w[3], sel);
+  const uint32_t t2 = fp4__cuda_gemm_prmt(w[4], w[5], sel), t3 = fp4__cuda_gemm_prmt(w[6], w[7], sel);
+  u0 = fp4__cuda_gemm_prmt(t0, t1, 0x5410u);
+  u1 = fp4__cuda_gemm_prmt(t2, t3, 0x5410u);
+}
+
+/* A weight scale code as a pair of 16-bit floats (bf16 when BF, else f16), exact (see above). */
+template <int FMT, int BF>
+static __host__ __device__ __forceinline__ uint32_t fp4__cuda_gemm_scale_h2(uint8_t c) {
+  uint32_t h;
+  if (FMT == FP4_MXFP4) /* bf16 only: 2^(c-127); c = 0 is the subnormal 2^-127, 255 NaN */
+    h = c == 0 ? 0x0040u : c == 0xFFu ? 0x7FC0u : (uint32_t)c << 7;
+  else {
+    const float f = fp4_e4m3_to_float(c); /* exact in bf16 and in f16 (NaN stays NaN) */
+    h = BF ? (uint32_t)fp4_f32_to_bf16(f) : (uint32_t)fp4_f32_to_f16(f);
+  }
+  return h | (h << 16);
+}
+
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_fence(void) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_commit(void) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N>
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_wait(void) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+/* Keeps the compiler from moving accumulator accesses across the asynchronous MMAs. */
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+/* Shared-memory descriptor of a K-major, 128-byte swizzled operand: address>>4, leading byte offset
+ * 16 (unused with this swizzle), stride byte offset 1024 (8-row atoms), layout type 1 (SWIZZLE_128B). */
+static __device__ __forceinline__ uint64_t fp4__cuda_gemm_wg_desc(uint32_t saddr) {
+  return (uint64_t)((saddr >> 4) & 0x3FFFu) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
+}
+
+/* d[64 x NX] += A(64x16, registers: a[0..3] = rows g/g+8, k 2l.. / 8+2l..) . B(desc: NX x 16, K-major). */
+template <int NX, int BF>
+static __device__ __forceinline__ void fp4__cuda_gemm_wgmma(float *d, const uint32_t a[4], uint64_t desc) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  if (NX == 64 && BF == 1)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (NX == 64 && BF == 0)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (NX == 128 && BF == 1)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (NX == 128 && BF == 0)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "{%64, %65, %66, %67}, %68, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (NX == 256 && BF == 1)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+        "{%128, %129, %130, %131}, %132, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (NX == 256 && BF == 0)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+        "{%128, %129, %130, %131}, %132, 1, 1, 1, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+
+#else
+  (void)d; (void)a; (void)desc; __trap();
+#endif
+}
+
+/* The W4A16 wgmma kernel. FMT: FP4_NVFP4 or FP4_MXFP4 (bf16 only); BF: bf16 (1) or f16 (0) activations. */
+template <int FMT, int BF, int NX>
+__global__ void __launch_bounds__(256, 1) fp4__cuda_gemm_w4a16_wgmma_kernel(const fp4__cuda_gemm_w4a16_args p) {
+  constexpr int STAGES = FP4__CG_WG_STAGES, XB = NX * 128, WB = FP4__CG_WG_BN * FP4__CG_PITCH;
+  constexpr int BLK = FMT == FP4_MXFP4 ? 32 : 16, NBS = FP4__CG_BK / BLK;
+  static_assert(FMT == FP4_NVFP4 || (FMT == FP4_MXFP4 && BF), "MXFP4 needs bf16 activations");
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
+  /* stage s: activations at xs + s*XB (1024-aligned), weights at ws + s*WB */
+  unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
+  unsigned char *ws = xs + STAGES * XB;
+  const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs);
+
+  const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, l = lane & 3;
+  const int row0 = (tid >> 7) * 64 + ((tid >> 5) & 3) * 16 + g; /* weight rows row0, row0 + 8 of the CTA */
+  const int n0 = blockIdx.x * FP4__CG_WG_BN, m0 = blockIdx.y * NX;
+  const int64_t K = p.K, nblk = K / BLK;
+  const int nk = (int)((K + FP4__CG_BK - 1) / FP4__CG_BK);
+  const uint8_t *X = reinterpret_cast<const uint8_t *>(p.a);
+
+  float acc[NX / 2];
+#pragma unroll
+  for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
+
+  auto load = [&](int s) {
+    const int64_t k0 = (int64_t)s * FP4__CG_BK;
+    unsigned char *xd = xs + (s % STAGES) * XB;
+#pragma unroll
+    for (int i = tid; i < NX * 8; i += 256) {
+      const int r = i >> 3, c = i & 7;
+      const int64_t k = k0 + c * 8;
+      const bool ok = (m0 + r) < p.M && k < K;
+      const uint8_t *src = ok ? X + ((int64_t)(m0 + r) * p.lda + k) * 2 : X;
+      fp4__cuda_gemm_cp_async<16>(xd + r * 128 + ((c ^ (r & 7)) << 4), src, ok ? 16 : 0);
+    }
+    fp4__cuda_gemm_load_codes<FP4__CG_WG_BN, 256>(ws + (s % STAGES) * WB, p.b, n0, p.N, K, k0, tid, p.vec16);
+  };
+  /* scale codes of rows row0 and row0 + 8 for stage s */
+  uint8_t sc[2][NBS], sn[2][NBS];
+  auto fetch = [&](int s, uint8_t (&o)[2][NBS]) {
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int j = 0; j < NBS; j++)
+        o[h][j] = fp4__cuda_gemm_scale(p.sb, p.lb, n0 + row0 + 8 * h, p.N, (int64_t)s * NBS + j, nblk, 0);
+  };
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; s++) {
+    if (s < nk) load(s);
+    fp4__cuda_gemm_cp_commit();
+  }
+  fetch(0, sn);
+  auto step = [&](int kt, uint32_t (&a)[4][4]) {
+    fp4__cuda_gemm_cp_wait<STAGES - 3>();
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); /* cp.async data -> tensor-core reads */
+    __syncthreads();
+    if (kt + STAGES - 2 < nk) load(kt + STAGES - 2); /* the stage that wgmma group kt-2 read (waited) */
+    fp4__cuda_gemm_cp_commit();
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int j = 0; j < NBS; j++) sc[h][j] = sn[h][j];
+    if (kt + 1 < nk) fetch(kt + 1, sn);
+
+    /* dequantize the stage's A fragments: a[s][0..3] for k16 step s */
+    const unsigned char *wst = ws + (kt % STAGES) * WB;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const uint4 v0 = *reinterpret_cast<const uint4 *>(wst + (row0 + 8 * h) * FP4__CG_PITCH);
+      const uint4 v1 = *reinterpret_cast<const uint4 *>(wst + (row0 + 8 * h) * FP4__CG_PITCH + 16);
+      const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+      uint32_t u[2];
+      fp4__cuda_gemm_gather4(w, l, u[0], u[1]);
+#pragma unroll
+      for (int s = 0; s < 4; s++) {
+        uint32_t lo, hi;
+        fp4__cuda_gemm_e2m1x4_h16<BF>((u[s >> 1] >> (16 * (s & 1))) & 0xFFFFu, lo, hi);
+        const uint32_t s2 = fp4__cuda_gemm_scale_h2<FMT, BF>(sc[h][FMT == FP4_MXFP4 ? s >> 1 : s]);
+        a[s][h] = fp4__cuda_gemm_hmul2<BF>(lo, s2);
+        a[s][2 + h] = fp4__cuda_gemm_hmul2<BF>(hi, s2);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+    fp4__cuda_gemm_wg_fence();
+    const uint64_t desc = fp4__cuda_gemm_wg_desc(xs_s + (kt % STAGES) * XB);
+#pragma unroll
+    for (int s = 0; s < 4; s++) fp4__cuda_gemm_wgmma<NX, BF>(acc, a[s], desc + 2 * s); /* +32 bytes per k16 */
+    fp4__cuda_gemm_wg_commit();
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+    fp4__cuda_gemm_wg_wait<0>();
+  };
+  /* A wgmma reads its A registers until the wait_group that retires it, and ptxas serializes every wgmma
+   * of a stage (C7513) when other instructions define wgmma inputs while one is in flight: each stage
+   * retires its group before the next stage's dequantization. The two consumer warpgroups overlap each
+   * other's dequantization and MMAs instead. */
+  uint32_t a[4][4];
+  for (int kt = 0; kt < nk; kt++) step(kt, a);
+  fp4__cuda_gemm_wg_wait<0>();
+#pragma unroll
+  for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+  fp4__cuda_gemm_cp_wait<0>();
+
+  /* accumulator i: weight row row0 + 8*((i>>1)&1), activation row 8*(i>>2) + 2l + (i&1) */
+#pragma unroll
+  for (int i = 0; i < NX / 2; i++) {
+    const int n = n0 + row0 + 8 * ((i >> 1) & 1), m = m0 + 8 * (i >> 2) + 2 * l + (i & 1);
+    if (m < p.M && n < p.N) {
+      const int64_t e = (int64_t)m * p.ldc + n;
+      fp4__store(p.C, p.ct, e, fp4_gemm_epilogue(p.alpha, acc[i], p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, e) : 0.0f));
+    }
+  }
+#else
+  (void)p; (void)STAGES; (void)XB; (void)WB; (void)NBS;
+  __trap(); /* wgmma exists only in sm_90a builds; the host launches this on sm_90 devices only */
+#endif
+}
+
+/* The TMA + warp-specialized variant of the same product (FP4__CG_WGT_*), used when the packed weight
+ * rows are 16-byte multiples (K % 32 == 0) and every base is 16-byte aligned: warpgroup 0 is the
+ * producer (one thread issues two cp.async.bulk.tensor copies per stage, activations with the 128-byte
+ * swizzle, weights as a dense 128 x 32-byte box, completing on the stage's full mbarrier), warpgroups 1
+ * and 2 the consumers (they release a stage on its empty mbarrier once the wgmma group that read it has
+ * retired, before dequantizing the next stage, as in the cp.async kernel). Scale codes come from global memory one stage ahead; a 256-entry table in shared memory
+ * turns a code into its 16-bit pair. Registers: setmaxnreg moves them from the producer to the
+ * consumers. */
+#define FP4__CG_WGT_STAGES(NX) ((NX) == 256 ? 5 : 7)
+#define FP4__CG_SPLITK_MAX 4 /* W4A16 split-K (TMA kernel, with caller workspace) */
+#define FP4__CG_PROMO_K 8192 /* longer K per CTA: promotion into fp32 every 256 K (NX = 128) */
+
+static __device__ __forceinline__ void fp4__cuda_gemm_bar_init(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_bar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred p;\nFP4_WAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@!p bra FP4_WAIT_%=;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_bar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_bar_expect(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_tma2d(uint32_t dst, const void *map, int c0, int c1, uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+}
+
+template <int FMT, int BF, int NX, int PROMO>
+__global__ void __launch_bounds__(384, 1)
+    fp4__cuda_gemm_w4a16_tma_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
+                                    const fp4__cuda_gemm_w4a16_args p) {
+  constexpr int STAGES = FP4__CG_WGT_STAGES(NX), XB = NX * 128, WB = FP4__CG_WG_BN * 32;
+  constexpr int BLK = FMT == FP4_MXFP4 ? 32 : 16, NBS = FP4__CG_BK / BLK;
+  static_assert(FMT == FP4_NVFP4 || (FMT == FP4_MXFP4 && BF), "MXFP4 needs bf16 activations");
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
+  unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
+  unsigned char *ws = xs + STAGES * XB;
+  uint32_t *lut = reinterpret_cast<uint32_t *>(ws + STAGES * WB);
+  uint64_t *bars = reinterpret_cast<uint64_t *>(lut + 256); /* full[STAGES], empty[STAGES] */
+  const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs), ws_s = (uint32_t)__cvta_generic_to_shared(ws);
+  const uint32_t full0 = (uint32_t)__cvta_generic_to_shared(bars), empty0 = full0 + 8 * STAGES;
+  const int tid = threadIdx.x;
+  const int n0 = blockIdx.x * FP4__CG_WG_BN, m0 = blockIdx.y * NX;
+  const int64_t K = p.K, nblk = K / BLK;
+  int kb = 0, ke = (int)((K + FP4__CG_BK - 1) / FP4__CG_BK); /* this CTA's K stages */
+  void *const C = p.kchunk ? (void *)((float *)p.C + blockIdx.z * p.zstride) : p.C;
+  if (p.kchunk) {
+    kb = (int)blockIdx.z * p.kchunk;
+    ke = kb + p.kchunk < ke ? kb + p.kchunk : ke;
+  }
+
+  if (tid < 256) lut[tid] = fp4__cuda_gemm_scale_h2<FMT, BF>((uint8_t)tid);
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      fp4__cuda_gemm_bar_init(full0 + 8 * s, 1);
+      fp4__cuda_gemm_bar_init(empty0 + 8 * s, 256);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (tid < 128) { /* producer warpgroup */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (tid == 0) {
+      for (int kt = kb; kt < ke; kt++) {
+        const int s = (kt - kb) % STAGES, i = (kt - kb) / STAGES;
+        if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
+        fp4__cuda_gemm_bar_expect(full0 + 8 * s, (uint32_t)(XB + WB));
+        fp4__cuda_gemm_tma2d(xs_s + s * XB, &tmx, kt * FP4__CG_BK, m0, full0 + 8 * s);
+        fp4__cuda_gemm_tma2d(ws_s + s * WB, &tmw, kt * (FP4__CG_BK / 2), n0, full0 + 8 * s);
+      }
+    }
+  } else { /* consumer warpgroups */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int ct = tid - 128, lane = tid & 31, g = lane >> 2, l = lane & 3;
+    const int row0 = (ct >> 7) * 64 + ((ct >> 5) & 3) * 16 + g;
+    /* scale codes: 4 (NVFP4) or 2 (MXFP4) per row and stage, as one aligned word where the layout is
+     * linear and K % 64 == 0, else code by code */
+    const bool wide = p.lb == FP4_LAYOUT_LINEAR && K % 64 == 0 && (uintptr_t)p.sb % 4 == 0;
+    uint32_t sc[2], sn[2];
+    auto fetch = [&](int s, uint32_t (&o)[2]) {
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int r = n0 + row0 + 8 * h;
+        if (wide) {
+          const uint8_t *q = p.sb + (int64_t)(r < p.N ? r : 0) * nblk + (int64_t)s * NBS;
+          o[h] = r >= p.N ? 0u : NBS == 4 ? __ldg(reinterpret_cast<const uint32_t *>(q))
+                                          : (uint32_t)__ldg(reinterpret_cast<const uint16_t *>(q));
+        } else {
+          uint32_t v = 0;
+#pragma unroll
+          for (int j = 0; j < NBS; j++)
+            v |= (uint32_t)fp4__cuda_gemm_scale(p.sb, p.lb, r, p.N, (int64_t)s * NBS + j, nblk, 0) << (8 * j);
+          o[h] = v;
+        }
+      }
+    };
+    float acc[NX / 2], accp[PROMO ? NX / 2 : 1];
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < (PROMO ? NX / 2 : 1); i++) accp[i] = 0.0f;
+    if (kb < ke) fetch(kb, sn);
+    auto step = [&](int kt, uint32_t (&a)[4][4]) {
+      const int s = (kt - kb) % STAGES;
+      sc[0] = sn[0];
+      sc[1] = sn[1];
+      if (kt + 1 < ke) fetch(kt + 1, sn);
+      fp4__cuda_gemm_bar_wait(full0 + 8 * s, (uint32_t)(((kt - kb) / STAGES) & 1));
+      const unsigned char *wst = ws + s * WB;
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const uint4 v0 = *reinterpret_cast<const uint4 *>(wst + (row0 + 8 * h) * 32);
+        const uint4 v1 = *reinterpret_cast<const uint4 *>(wst + (row0 + 8 * h) * 32 + 16);
+        const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+        uint32_t u[2];
+        fp4__cuda_gemm_gather4(w, l, u[0], u[1]);
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+          uint32_t lo, hi;
+          fp4__cuda_gemm_e2m1x4_h16<BF>((u[q >> 1] >> (16 * (q & 1))) & 0xFFFFu, lo, hi);
+          const uint32_t s2 = lut[(sc[h] >> (8 * (FMT == FP4_MXFP4 ? q >> 1 : q))) & 0xFFu];
+          a[q][h] = fp4__cuda_gemm_hmul2<BF>(lo, s2);
+          a[q][2 + h] = fp4__cuda_gemm_hmul2<BF>(hi, s2);
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+      fp4__cuda_gemm_wg_fence();
+      const uint64_t desc = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+#pragma unroll
+      for (int q = 0; q < 4; q++) fp4__cuda_gemm_wgmma<NX, BF>(acc, a[q], desc + 2 * q);
+      fp4__cuda_gemm_wg_commit();
+#pragma unroll
+      for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+      fp4__cuda_gemm_wg_wait<0>(); /* see the cp.async kernel */
+      fp4__cuda_gemm_bar_arrive(empty0 + 8 * s); /* the stage's readers are done */
+      if (PROMO && (((kt - kb) & 3) == 3 || kt == ke - 1)) {
+        /* long K: the tensor cores' fp32 accumulation truncates (measured 1.5e-5 relative at K = 16384 with
+         * f16 activations); every 256 K the partial moves into an fp32 sum rounded to nearest */
+#pragma unroll
+        for (int i = 0; i < (PROMO ? NX / 2 : 1); i++) {
+          accp[i] = __fadd_rn(accp[i], acc[i]);
+          acc[i] = 0.0f;
+        }
+      }
+    };
+    uint32_t a[4][4];
+    for (int kt = kb; kt < ke; kt++) step(kt, a);
+    fp4__cuda_gemm_wg_wait<0>();
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+    /* epilogue through shared memory (the pipeline buffers, idle once both consumer warpgroups are here):
+     * warpgroup c writes its 64 weight rows x NX activation rows as ep[m][n] (pitch 68 floats: the
+     * fragment writes hit 32 banks), then stores C rows of 64 consecutive n with 16-byte reads. */
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++)
+      ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + (row0 & 63) + 8 * ((i >> 1) & 1)] = PROMO ? accp[i % (PROMO ? NX / 2 : 1)] : acc[i];
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
+    const int nb = n0 + (ct >> 7) * 64;
+    for (int idx = ct & 127; idx < NX * 16; idx += 128) {
+      const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
+      if (m >= p.M) break;
+      const float4 v = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
+      const float vv[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+        if (n + j < p.N) {
+          const int64_t e = (int64_t)m * p.ldc + n + j;
+          fp4__store(C, p.ct, e, fp4_gemm_epilogue(p.alpha, vv[j], p.beta, p.beta != 0.0f ? fp4__load(C, p.ct, e) : 0.0f));
+        }
+    }
+  }
+#else
+  (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)NBS;
+  __trap(); /* sm_90a only; never launched elsewhere */
+#endif
+}
+
+/* Split-K: C = epilogue(sum of the S fp32 partials in split order) - deterministic. */
+__global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const float *__restrict__ part, int S, int64_t zstride,
+                                                                    int M, int N, void *C, fp4_dtype ct, int64_t ldc,
+                                                                    float alpha, float beta) {
+  const int64_t n = (int64_t)M * N;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float acc = part[i];
+    for (int z = 1; z < S; z++) acc = __fadd_rn(acc, part[z * zstride + i]);
+    const int64_t e = (i / N) * ldc + i % N;
+    fp4__store(C, ct, e, fp4_gemm_epilogue(alpha, acc, beta, beta != 0.0f ? fp4__load(C, ct, e) : 0.0f));
+  }
+}
+
+/* Hopper W4A4 _fast, step 1: an FP4 operand dequantized to bf16 (without its tensor scale, which folds
+ * into alpha): 8 codes per thread, one 16-byte store. Exact: E2M1 x E4M3 and E2M1 x 2^(e-127) are
+ * representable in bf16 wherever they are in fp32 (the products are at least 2^-128; Inf/NaN alike). */
+template <int FMT>
+__global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const uint8_t *__restrict__ d,
+                                                                         const uint8_t *__restrict__ s, fp4_layout lay,
+                                                                         int64_t rows, int64_t K, uint16_t *out) {
+  constexpr int BLK = FMT == FP4_MXFP4 ? 32 : 16;
+  const int64_t per = K / 8, n = rows * per;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / per, k = (i % per) * 8;
+    const uint32_t w = *reinterpret_cast<const uint32_t *>(d + r * (K / 2) + k / 2);
+    const uint8_t c = s[fp4__scale_offset(lay, r, k / BLK, K / BLK)];
+    const float sf = FMT == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 0) : fp4_e4m3_to_float(c);
+    uint32_t o[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const float v0 = fp4__mul(fp4_e2m1_to_float((uint8_t)((w >> (8 * j)) & 15u)), sf);
+      const float v1 = fp4__mul(fp4_e2m1_to_float((uint8_t)((w >> (8 * j + 4)) & 15u)), sf);
+      o[j] = (uint32_t)fp4_f32_to_bf16(v0) | ((uint32_t)fp4_f32_to_bf16(v1) << 16);
+    }
+    *reinterpret_cast<uint4 *>(out + r * K + k) = make_uint4(o[0], o[1], o[2], o[3]);
+  }
+}
+
 /* ==== cuda gemm: blackwell ==== */
 
 /* sm_100 family: tcgen05.mma kind::mxf4nvf4.block16 (NVFP4) / kind::mxf4.block32 (MXFP4), one 128x128
@@ -842,15 +1399,21 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
  * and 16, where the tensor-core kernel below is meant to serve). */
 #define FP4__CG_GEMV_M 1
 
-/* Bytes of caller workspace the CUDA GEMMs need: the tensor-core kernels need none; the decode GEMV's
- * split-K does. */
+/* Bytes of caller workspace the CUDA GEMMs need for an M x N x K product (enough for every entry point):
+ * the decode GEMV's split-K (W4A16, M = 1), and on Hopper the W4A4 _fast path's bf16 copy of A (M*K*2
+ * bytes; with less, _fast runs the exact kernel), and the Hopper W4A16 split-K's fp32 partials (up to
+ * 4*M*N*4 bytes for M <= 256; with less, no split). The other tensor-core kernels need none. */
 FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
+  size_t w = 0;
 #if defined(FP4_CUDA_GEMV_MAX_M)
-  return M <= FP4__CG_GEMV_M ? fp4_cuda_gemv_workspace_size(M, N, K) : 0;
-#else
-  (void)M; (void)N; (void)K;
-  return 0;
+  if (M <= FP4__CG_GEMV_M) w = fp4_cuda_gemv_workspace_size(M, N, K);
 #endif
+  if (M > 0 && N > 0 && K > 0 && M <= (int64_t)(SIZE_MAX / 4) / K && (size_t)(M * K * 2) > w) w = (size_t)(M * K * 2);
+  /* Hopper W4A16 split-K (few output tiles): fp32 partials */
+  if (M > 0 && N > 0 && K > 0 && M <= 256 && N <= (int64_t)(SIZE_MAX / 64) / 256 &&
+      (size_t)(FP4__CG_SPLITK_MAX * M * N * 4) > w)
+    w = (size_t)(FP4__CG_SPLITK_MAX * M * N * 4);
+  return w;
 }
 
 /* Tile configurations behind one entry point (run-time choice over a listed set). */
@@ -860,12 +1423,45 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #define FP4_CUDA_GEMM_TILE_16x128 2  /* 8 warps, 1 x 8, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_16x64 3   /* 4 warps, 1 x 4, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_COUNT 4
+/* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows. */
+#define FP4_CUDA_GEMM_TILE_WG64 16
+#define FP4_CUDA_GEMM_TILE_WG128 17
+#define FP4_CUDA_GEMM_TILE_WG256 18
+/* the same tiles forced onto the cp.async kernel (the WG tiles take the TMA kernel where K % 32 == 0 and
+ * the bases are 16-byte aligned, else this one) */
+#define FP4_CUDA_GEMM_TILE_WG64_CP 19
+#define FP4_CUDA_GEMM_TILE_WG128_CP 20
+#define FP4_CUDA_GEMM_TILE_WG256_CP 21
 
 /* Engines of fp4__cuda_gemm_w4a4: exact (fp4.h's bits), or the fastest native one of the device. */
 #define FP4_CUDA_GEMM_W4A4_EXACT 0
 #define FP4_CUDA_GEMM_W4A4_NATIVE 1
 
 static inline int fp4__cuda_gemm_cdiv(int64_t a, int64_t b) { return (int)((a + b - 1) / b); }
+
+/* Whether the loaded image of the current device runs the wgmma kernel: an sm_90 device and an sm_90a
+ * build of this code (asked once per device, through a flag that only sm_90a device code sets). */
+static __device__ int fp4__cg_wgmma_built = 0;
+__global__ void fp4__cuda_gemm_wgmma_probe(void) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  fp4__cg_wgmma_built = 1;
+#endif
+}
+static inline int fp4__cuda_gemm_has_wgmma(void) {
+  static int known[64]; /* 0 unknown, 1 no, 2 yes */
+  int dev = 0, major = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
+  if (known[dev]) return known[dev] == 2;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
+  if (major == 9) {
+    fp4__cuda_gemm_wgmma_probe<<<1, 1>>>();
+    if (cudaGetLastError() != cudaSuccess || cudaMemcpyFromSymbol(&v, fp4__cg_wgmma_built, sizeof v) != cudaSuccess) {
+      v = 0;
+    }
+  }
+  known[dev] = v ? 2 : 1;
+  return v != 0;
+}
 
 /* Number of SMs of the current device (0 on error). */
 static inline int fp4__cuda_gemm_sms(void) {
@@ -889,6 +1485,124 @@ static inline fp4_status fp4__cuda_gemm_launch(KER kernel, dim3 grid, int thread
     return FP4_ERR_DEVICE;
   kernel<<<grid, threads, smem, stream>>>(a);
   return fp4__cuda_gemm_status(cudaGetLastError());
+}
+
+/* cuTensorMapEncodeTiled through the runtime's driver entry point (no -lcuda); NULL when unavailable. */
+typedef CUresult (*fp4__cg_encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                      const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
+                                      CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+static inline fp4__cg_encode_fn fp4__cuda_gemm_encoder(void) {
+  static fp4__cg_encode_fn fn;
+  static int tried;
+  if (!tried) {
+    void *f = NULL;
+    cudaDriverEntryPointQueryResult q;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) == cudaSuccess &&
+        q == cudaDriverEntryPointSuccess)
+      fn = (fp4__cg_encode_fn)f;
+    tried = 1;
+  }
+  return fn;
+}
+
+/* The TMA kernel when its tensor maps can be built (K % 32 == 0, 16-byte aligned bases and pitches). */
+template <int FMT, int BF, int NX, int PROMO>
+static inline fp4_status fp4__cuda_gemm_wgt_go(const fp4__cuda_gemm_w4a16_args &a, cudaStream_t s, int *done) {
+  const fp4__cg_encode_fn enc = fp4__cuda_gemm_encoder();
+  CUtensorMap mx, mw;
+  *done = 0;
+  if (!enc || a.K % 32 || (uintptr_t)a.a % 16 || (uintptr_t)a.b % 16 || (a.lda * 2) % 16) return FP4_OK;
+  {
+    const cuuint64_t dims[2] = {(cuuint64_t)a.K, (cuuint64_t)a.M}, strides[1] = {(cuuint64_t)a.lda * 2};
+    const cuuint32_t box[2] = {64, (cuuint32_t)NX}, es[2] = {1, 1};
+    if (enc(&mx, BF ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, (void *)a.a, dims, strides,
+            box, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+      return FP4_OK;
+  }
+  {
+    const cuuint64_t dims[2] = {(cuuint64_t)(a.K / 2), (cuuint64_t)a.N}, strides[1] = {(cuuint64_t)(a.K / 2)};
+    const cuuint32_t box[2] = {32, FP4__CG_WG_BN}, es[2] = {1, 1};
+    if (enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)a.b, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
+            CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+      return FP4_OK;
+  }
+  *done = 1;
+  const size_t smem = 1024 + (size_t)FP4__CG_WGT_STAGES(NX) * (NX * 128 + FP4__CG_WG_BN * 32) + 1024 +
+                      16 * FP4__CG_WGT_STAGES(NX);
+  const int nk = fp4__cuda_gemm_cdiv(a.K, FP4__CG_BK);
+  const dim3 grid(fp4__cuda_gemm_cdiv(a.N, FP4__CG_WG_BN), fp4__cuda_gemm_cdiv(a.M, NX),
+                  a.kchunk ? fp4__cuda_gemm_cdiv(nk, a.kchunk) : 1);
+  auto kernel = fp4__cuda_gemm_w4a16_tma_kernel<FMT, BF, NX, PROMO>;
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+    return FP4_ERR_DEVICE;
+  kernel<<<grid, 384, smem, s>>>(mx, mw, a);
+  return fp4__cuda_gemm_status(cudaGetLastError());
+}
+
+/* Launch the wgmma W4A16 kernel (a: 16-bit activations; at FP4_BF16 or FP4_F16; MXFP4 needs bf16). */
+template <int FMT, int BF>
+static inline fp4_status fp4__cuda_gemm_wg_go(const fp4__cuda_gemm_w4a16_args &a0, int tile, cudaStream_t s, void *ws,
+                                              size_t ws_bytes) {
+  fp4__cuda_gemm_w4a16_args a = a0;
+  const int nx = (tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG64_CP)    ? 64
+                 : (tile == FP4_CUDA_GEMM_TILE_WG128 || tile == FP4_CUDA_GEMM_TILE_WG128_CP) ? 128
+                                                                                               : 256;
+  const size_t smem = (size_t)FP4__CG_WG_STAGES * ((size_t)nx * 128 + FP4__CG_WG_BN * FP4__CG_PITCH) + 1024;
+  dim3 grid(fp4__cuda_gemm_cdiv(a.N, FP4__CG_WG_BN), fp4__cuda_gemm_cdiv(a.M, nx));
+  if (tile <= FP4_CUDA_GEMM_TILE_WG256) { /* the TMA kernel where it applies */
+    if (a.K > FP4__CG_PROMO_K) grid.y = fp4__cuda_gemm_cdiv(a.M, 128); /* see below */
+    int done = 0, S = 1;
+    /* split-K when the tiles leave SMs idle and the caller's workspace holds the fp32 partials */
+    const int64_t ctas = (int64_t)grid.x * grid.y, nk = fp4__cuda_gemm_cdiv(a.K, FP4__CG_BK), sms = fp4__cuda_gemm_sms();
+    while (S < FP4__CG_SPLITK_MAX && ctas * (S * 2) <= sms + sms / 4 && nk >= 16 * (S * 2)) S *= 2;
+    if (S > 1 && ws && (uintptr_t)ws % 16 == 0 && ws_bytes >= (size_t)S * a.M * a.N * 4) {
+      a.kchunk = fp4__cuda_gemm_cdiv(nk, S);
+      S = fp4__cuda_gemm_cdiv(nk, a.kchunk);
+      a.zstride = (int64_t)a.M * a.N;
+      a.C = ws;
+      a.ct = FP4_F32;
+      a.ldc = a.N;
+      a.alpha = 1.0f;
+      a.beta = 0.0f;
+    } else {
+      S = 1;
+    }
+    /* a CTA that accumulates more than FP4__CG_PROMO_K of K in one wgmma accumulator takes the 128-wide
+     * tile with periodic fp32 promotion (the 256-wide one has no registers for a second set) */
+    const int64_t kspan = a.kchunk ? (int64_t)a.kchunk * FP4__CG_BK : a.K;
+    const fp4_status st = kspan > FP4__CG_PROMO_K ? fp4__cuda_gemm_wgt_go<FMT, BF, 128, 1>(a, s, &done)
+                          : nx == 64              ? fp4__cuda_gemm_wgt_go<FMT, BF, 64, 0>(a, s, &done)
+                          : nx == 128             ? fp4__cuda_gemm_wgt_go<FMT, BF, 128, 0>(a, s, &done)
+                                                  : fp4__cuda_gemm_wgt_go<FMT, BF, 256, 0>(a, s, &done);
+    if (S > 1 && (!done || st != FP4_OK)) return st != FP4_OK ? st : FP4_ERR_DEVICE; /* not reached: TMA applies */
+    if (done && st == FP4_OK && S > 1) {
+      const int64_t n = (int64_t)a0.M * a0.N;
+      const int blocks = (int)(n / 256 + 1 < 2048 ? n / 256 + 1 : 2048);
+      fp4__cuda_gemm_splitk_reduce<<<blocks, 256, 0, s>>>((const float *)ws, S, a.zstride, a0.M, a0.N, a0.C, a0.ct,
+                                                          a0.ldc, a0.alpha, a0.beta);
+      return fp4__cuda_gemm_status(cudaGetLastError());
+    }
+    if (done || st != FP4_OK) return st;
+  }
+  if (nx == 64) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 64>, grid, 256, smem, a, s);
+  if (nx == 128) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 128>, grid, 256, smem, a, s);
+  return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 256>, grid, 256, smem, a, s);
+}
+static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, fp4_format f, fp4_dtype at, int tile,
+                                           cudaStream_t s, void *ws, size_t ws_bytes) {
+  if (at == FP4_BF16)
+    return f == FP4_MXFP4 ? fp4__cuda_gemm_wg_go<FP4_MXFP4, 1>(a, tile, s, ws, ws_bytes)
+                          : fp4__cuda_gemm_wg_go<FP4_NVFP4, 1>(a, tile, s, ws, ws_bytes);
+  return fp4__cuda_gemm_wg_go<FP4_NVFP4, 0>(a, tile, s, ws, ws_bytes);
+}
+/* The wgmma tile for an M x N product on Hopper, or -1 for the mma.sync kernels / decode GEMV (M <= 16). */
+static inline int fp4__cuda_gemm_wg_pick(int64_t M, int64_t N) {
+  const int64_t sms = fp4__cuda_gemm_sms(), nt = fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN);
+  if (M <= 16) return -1;
+  if (M <= 64) return FP4_CUDA_GEMM_TILE_WG64;
+  if (M >= 512 && nt * fp4__cuda_gemm_cdiv(M, 256) >= sms) return FP4_CUDA_GEMM_TILE_WG256;
+  return FP4_CUDA_GEMM_TILE_WG128;
 }
 
 template <int FMT, int ENGINE>
@@ -944,6 +1658,49 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
   if (A->rows > 0x7FFFFFFF - 256 || B->rows > 0x7FFFFFFF - 256) return FP4_ERR_OVERFLOW;
   (void)ws_bytes; /* the W4A4 kernels need no workspace */
   if (engine != FP4_CUDA_GEMM_W4A4_EXACT && engine != FP4_CUDA_GEMM_W4A4_NATIVE) return FP4_ERR_ARG;
+  if (engine == FP4_CUDA_GEMM_W4A4_NATIVE && (tile == FP4_CUDA_GEMM_TILE_AUTO || tile >= FP4_CUDA_GEMM_TILE_WG64) &&
+      ws && ws_bytes >= (size_t)(A->rows * A->cols * 2) && (uintptr_t)ws % 16 == 0 && (uintptr_t)B->data % 8 == 0 &&
+      fp4__cuda_gemm_has_wgmma()) {
+    /* Hopper _fast: A -> bf16 in the workspace (exact), then the wgmma W4A16 kernel; both tensor scales
+     * fold into alpha. Not fp4.h's bits (fp32 accumulation in the tensor cores' order). */
+    fp4__cuda_gemm_w4a16_args w;
+    if (tile != FP4_CUDA_GEMM_TILE_AUTO && tile != FP4_CUDA_GEMM_TILE_WG64 && tile != FP4_CUDA_GEMM_TILE_WG128 &&
+        tile != FP4_CUDA_GEMM_TILE_WG256)
+      return FP4_ERR_ARG;
+    if (fp4__overlap(ws, ws_bytes, C, fp4__span(A->rows, B->rows, ldc, ct))) return FP4_ERR_ALIAS;
+    if (tile == FP4_CUDA_GEMM_TILE_AUTO) {
+      tile = fp4__cuda_gemm_wg_pick(A->rows, B->rows);
+      if (tile < 0) tile = FP4_CUDA_GEMM_TILE_WG64;
+    }
+    {
+      const int64_t n8 = A->rows * (A->cols / 8);
+      const int blocks = (int)(n8 / 256 + 1 < 4096 ? n8 / 256 + 1 : 4096);
+      if (A->format == FP4_MXFP4)
+        fp4__cuda_gemm_dequant_bf16_kernel<FP4_MXFP4><<<blocks, 256, 0, stream>>>(
+            A->data, A->scales, A->scale_layout, A->rows, A->cols, (uint16_t *)ws);
+      else
+        fp4__cuda_gemm_dequant_bf16_kernel<FP4_NVFP4><<<blocks, 256, 0, stream>>>(
+            A->data, A->scales, A->scale_layout, A->rows, A->cols, (uint16_t *)ws);
+      if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
+    }
+    w.a = ws;
+    w.lda = A->cols;
+    w.b = B->data;
+    w.sb = B->scales;
+    w.lb = B->scale_layout;
+    w.M = (int)A->rows;
+    w.N = (int)B->rows;
+    w.K = A->cols;
+    w.C = C;
+    w.ct = ct;
+    w.ldc = ldc;
+    w.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
+    w.beta = beta;
+    w.vec16 = (A->cols / 2) % 16 == 0 && (uintptr_t)B->data % 16 == 0;
+    w.kchunk = 0;
+    w.zstride = 0;
+    return fp4__cuda_gemm_wg(w, B->format, FP4_BF16, tile, stream, NULL, 0);
+  }
   if (tile == FP4_CUDA_GEMM_TILE_AUTO) {
     const int64_t big = (int64_t)fp4__cuda_gemm_cdiv(A->rows, 128) * fp4__cuda_gemm_cdiv(B->rows, 128);
     tile = big >= 2 * (int64_t)fp4__cuda_gemm_sms() ? FP4_CUDA_GEMM_TILE_128x128 : FP4_CUDA_GEMM_TILE_64x128;
@@ -1017,6 +1774,12 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
   if ((uintptr_t)A % 16 || ((size_t)lda * fp4__dtype_size(at)) % 16) return FP4_ERR_ALIGN;
   vec = ((B->cols / 2) % 16 == 0 && (uintptr_t)B->data % 16 == 0) ? 16 : 8;
   if ((uintptr_t)B->data % 8 || (vec == 8 && B->format == FP4_MXFP4)) return FP4_ERR_ALIGN;
+  {
+    /* Hopper: the wgmma kernel for 16-bit activations (MXFP4 with bf16 only: see its comment) */
+    const int wg_ok = (at == FP4_BF16 || (at == FP4_F16 && B->format == FP4_NVFP4)) && fp4__cuda_gemm_has_wgmma();
+    if (tile == FP4_CUDA_GEMM_TILE_AUTO && wg_ok) tile = fp4__cuda_gemm_wg_pick(M, B->rows) < 0 ? tile : fp4__cuda_gemm_wg_pick(M, B->rows);
+    if (tile >= FP4_CUDA_GEMM_TILE_WG64 && tile <= FP4_CUDA_GEMM_TILE_WG256_CP && !wg_ok) return FP4_ERR_UNSUPPORTED;
+  }
   if (tile == FP4_CUDA_GEMM_TILE_AUTO) {
     const int sms = fp4__cuda_gemm_sms();
     if (M <= 16) tile = (int64_t)fp4__cuda_gemm_cdiv(B->rows, 128) >= sms ? FP4_CUDA_GEMM_TILE_16x128 : FP4_CUDA_GEMM_TILE_16x64;
@@ -1024,7 +1787,8 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
       tile = FP4_CUDA_GEMM_TILE_128x128;
     else tile = FP4_CUDA_GEMM_TILE_64x128;
   }
-  if (tile < 0 || tile >= FP4_CUDA_GEMM_TILE_COUNT) return FP4_ERR_ARG;
+  if ((tile < 0 || tile >= FP4_CUDA_GEMM_TILE_COUNT) && (tile < FP4_CUDA_GEMM_TILE_WG64 || tile > FP4_CUDA_GEMM_TILE_WG256_CP))
+    return FP4_ERR_ARG;
   a.a = A;
   a.lda = lda;
   a.b = B->data;
@@ -1037,8 +1801,11 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
   a.ldc = ldc;
   a.alpha = alpha * B->tensor_scale; /* alpha_eff, as fp4.h */
   a.beta = beta;
-a.vec16 = vec == 16;
+  a.vec16 = vec == 16;
   a.ct = ct;
+  a.kchunk = 0;
+  a.zstride = 0;
+  if (tile >= FP4_CUDA_GEMM_TILE_WG64) return fp4__cuda_gemm_wg(a, B->format, at, tile, stream, ws, ws_bytes);
   if (at == FP4_BF16)
     return B->format == FP4_MXFP4 ? fp4__cuda_gemm_w4a16_tiled<FP4_MXFP4, FP4_BF16>(a, tile, stream)
                                   : fp4__cuda_gemm_w4a16_tiled<FP4_NVFP4, FP4_BF16>(a, tile, stream);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark of the CUDA GEMMs against cuBLAS in the same run (PERF.md):
- *   W4A4 (reproducible, MXFP4 and NVFP4, bf16 output) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
+ *   W4A4 (reproducible and _fast, MXFP4 and NVFP4, bf16 output) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
  *   (cublasLt, bf16 output): M = N = K = 4096 and 8192, and prefill shapes M = 128..2048 with
  *   N x K = 8192x8192, 28672x8192, 8192x28672;
- *   W4A16 (bf16 activations, MXFP4 / NVFP4 weights, bf16 output) vs cuBLAS BF16 at M = 1 .. 8192.
+ *   W4A16 (bf16 activations, MXFP4 / NVFP4 weights, bf16 output) vs cuBLAS BF16 at M = 1 .. 8192: the
+ *   automatic choice, and for M > 1 also the mma.sync kernel and the Hopper wgmma tiles by name (with the
+ *   workspace of fp4_cuda_gemm_workspace_size, which enables split-K; "_nows": without it).
  * Inputs are random (never zeros); each operand rotates among enough buffers to exceed the L2 several
  * times; every launch is timed with CUDA events after warm-up, and the median is reported.
  * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape. */
@@ -218,6 +220,15 @@ static void w4a4_shape(int M, int N, int K) {
       FS(fp4_cuda_gemm_w4a4_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, NULL, 0, 0));
     });
     row(fi ? "w4a4_nvfp4_exact" : "w4a4_mxfp4_exact", M, N, K, us, base);
+    void *ws;
+    const size_t wsb = fp4_cuda_gemm_workspace_size(M, N, K);
+    CU(cudaMalloc(&ws, wsb));
+    us = time_us([&](int i) {
+      fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+      FS(fp4_cuda_gemm_w4a4_fast_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws, wsb, 0));
+    });
+    row(fi ? "w4a4_nvfp4_fast" : "w4a4_mxfp4_fast", M, N, K, us, base);
+    cudaFree(ws);
     ad.release(); as.release(); bd.release(); bs.release();
   }
   c.release();
@@ -235,15 +246,49 @@ static void w4a16_shape(int M, int N, int K) {
     fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
     int blk = fp4_format_block(f);
     rot bd, bs;
+    void *ws; /* the documented workspace (Hopper: split-K partials at small M) */
+    const size_t wsb = fp4_cuda_gemm_workspace_size(M, N, K);
+    CU(cudaMalloc(&ws, wsb));
     bd.alloc((size_t)N * K / 2, 0, 41);
     bs.alloc((size_t)N * (K / blk), fi ? 3 : 2, 42);
     double us = time_us([&](int i) {
       fp4_tensor B = view(f, N, K, bd, bs, i);
-      FS(fp4_cuda_gemm_w4a16_bf16_bf16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, NULL,
-                                        0, 0));
+      FS(fp4_cuda_gemm_w4a16_bf16_bf16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws,
+                                        wsb, 0));
     });
     row(fi ? "w4a16_nvfp4_bf16" : "w4a16_mxfp4_bf16", M, N, K, us, base);
+    /* by name: the mma.sync kernel (its former automatic tile) and the wgmma tiles */
+    std::vector<std::pair<const char *, int>> named;
+    if (M > 1) {
+      const int big = (M + 127) / 128 * ((N + 127) / 128) >= 2 * 132;
+      named.push_back({"  mma.sync", M <= 16 ? FP4_CUDA_GEMM_TILE_16x128 : big ? FP4_CUDA_GEMM_TILE_128x128 : FP4_CUDA_GEMM_TILE_64x128});
+      if (fp4__cuda_gemm_has_wgmma()) {
+        if (M <= 256) named.push_back({"  wgmma_64", FP4_CUDA_GEMM_TILE_WG64});
+        if (M <= 64) named.push_back({"  wgmma_64_nows", -FP4_CUDA_GEMM_TILE_WG64}); /* no workspace: no split-K */
+        named.push_back({"  wgmma_128", FP4_CUDA_GEMM_TILE_WG128});
+        if (M >= 256) named.push_back({"  wgmma_256", FP4_CUDA_GEMM_TILE_WG256});
+        if (M >= 4096) named.push_back({"  wgmma_256_cp.async", FP4_CUDA_GEMM_TILE_WG256_CP});
+      }
+    }
+    for (auto &t : named) {
+      double u = time_us([&](int i) {
+        fp4_tensor B = view(f, N, K, bd, bs, i);
+        const int tl = t.second < 0 ? -t.second : t.second;
+        FS(fp4__cuda_gemm_w4a16(xb.at(i), FP4_BF16, M, K, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, t.second < 0 ? NULL : ws,
+                                t.second < 0 ? 0 : wsb, 0, tl));
+      });
+      row(t.first, M, N, K, u, base);
+    }
+    if (fi && M >= 1024) { /* f16 activations (NVFP4 only on the wgmma path); same bytes, reinterpreted */
+      double u = time_us([&](int i) {
+        fp4_tensor B = view(f, N, K, bd, bs, i);
+        FS(fp4_cuda_gemm_w4a16_f16_f16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws,
+                                       wsb, 0));
+      });
+      row("w4a16_nvfp4_f16", M, N, K, u, base);
+    }
     bd.release(); bs.release();
+    cudaFree(ws);
   }
   xb.release();
   c.release();

@@ -7,6 +7,14 @@
  *  - W4A16 (fp4_cuda_gemm_w4a16_*): relative Frobenius error against a float64 GEMM of the dequantized
  *    operands <= 1e-5 (f32 output), bf16/f16 outputs equal to the f32 result rounded once, bf16, f16
  *    and f32 activations, every tile configuration;
+ *  - Hopper wgmma W4A16 tiles (FP4_CUDA_GEMM_TILE_WG64/128/256: TMA kernel where K % 32 == 0, else the
+ *    cp.async kernel; WG*_CP: the cp.async kernel by name; on an sm_90 device): the same checks as
+ *    W4A16 above for bf16 activations (both formats) and f16 activations (NVFP4); the combinations the
+ *    kernel does not take (MXFP4 x f16, f32 activations) return FP4_ERR_UNSUPPORTED; split-K with the
+ *    caller's workspace (few output tiles, long K; deterministic reduction) checked the same way;
+ *  - W4A4 _fast on Hopper (bf16 workspace + wgmma): relative Frobenius error against float64 of the
+ *    dequantized operands <= 1e-5 (the measured value is printed), bit-identical repeats; without a
+ *    workspace the exact kernel's bits;
  *  - validation: the same status codes as fp4.h for bad arguments.
  * Needs a GPU (make test-cuda). */
 #include "fp4.h"
@@ -157,9 +165,19 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
 
 /* W4A16: f32 output against float64 of the dequantized operands; 16-bit outputs = f32 result rounded. */
 static void w4a16_case(fp4_format f, fp4_rule rule, fp4_dtype at, int M, int N, int K, fp4_layout lay, float alpha,
-                       float beta, int tile) {
+                       float beta, int tile, int use_ws = 0) {
   qt B = make_qt(f, rule, N, K, lay);
   qt_upload(B);
+  if (tile >= FP4_CUDA_GEMM_TILE_WG64 && (at == FP4_F32 || (at == FP4_F16 && f == FP4_MXFP4))) {
+    void *dx, *dy;
+    CU(cudaMalloc(&dx, (size_t)M * K * 4));
+    CU(cudaMalloc(&dy, (size_t)M * N * 4));
+    CHECK_EQ(FP4_ERR_UNSUPPORTED, fp4__cuda_gemm_w4a16(dx, at, M, K, &B.d, 1.0f, 0.0f, dy, FP4_F32, N, NULL, 0, 0, tile));
+    cudaFree(dx);
+    cudaFree(dy);
+    qt_free(B);
+    return;
+  }
   const int64_t lda = K + (at == FP4_F32 ? 4 : 8) * (int64_t)(h_rand() % 2);
   std::vector<uint8_t> a((size_t)(M * lda) * dt_size(at));
   for (int64_t i = 0; i < M * lda; i++) fp4__store(a.data(), at, i, (float)h_normal());
@@ -176,14 +194,16 @@ static void w4a16_case(fp4_format f, fp4_rule rule, fp4_dtype at, int M, int N, 
       den += s * s;
       (void)num;
     }
-  void *da, *dc;
+  void *da, *dc, *ws = NULL;
+  const size_t wsb = use_ws ? fp4_cuda_gemm_workspace_size(M, N, K) : 0; /* Hopper: split-K partials */
+  if (wsb) CU(cudaMalloc(&ws, wsb));
   CU(cudaMalloc(&da, a.size()));
   CU(cudaMalloc(&dc, c0.size()));
   CU(cudaMemcpy(da, a.data(), a.size(), cudaMemcpyHostToDevice));
   std::vector<float> c32((size_t)(M * ldc)), c32b((size_t)(M * ldc));
   for (int rep = 0; rep < 2; rep++) {
     CU(cudaMemcpy(dc, c0.data(), c0.size(), cudaMemcpyHostToDevice));
-    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, beta, dc, FP4_F32, ldc, NULL, 0, 0, tile));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, beta, dc, FP4_F32, ldc, ws, wsb, 0, tile));
     CU(cudaDeviceSynchronize());
     CU(cudaMemcpy(rep ? c32b.data() : c32.data(), dc, c0.size(), cudaMemcpyDeviceToHost));
   }
@@ -198,14 +218,15 @@ static void w4a16_case(fp4_format f, fp4_rule rule, fp4_dtype at, int M, int N, 
     }
   double rel = den > 0 ? sqrt(num / den) : sqrt(num);
   if (rel > 1e-5)
-    fprintf(stderr, "w4a16 %s act=%d M=%d N=%d K=%d tile=%d: rel %.3g\n", fp4_format_name(f), (int)at, M, N, K, tile, rel);
+    fprintf(stderr, "w4a16 %s act=%d M=%d N=%d K=%d tile=%d ws=%d: rel %.3g\n", fp4_format_name(f), (int)at, M, N, K, tile,
+            use_ws, rel);
   CHECK_LE(rel, 1e-5);
   /* 16-bit outputs (beta = 0): the f32 result rounded once */
   for (fp4_dtype ct : {FP4_BF16, FP4_F16}) {
     std::vector<uint16_t> c16((size_t)(M * ldc));
-    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, FP4_F32, ldc, NULL, 0, 0, tile));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, FP4_F32, ldc, ws, wsb, 0, tile));
     CU(cudaMemcpy(c32.data(), dc, c32.size() * 4, cudaMemcpyDeviceToHost));
-    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, ct, ldc, NULL, 0, 0, tile));
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a16(da, at, M, lda, &B.d, alpha, 0.0f, dc, ct, ldc, ws, wsb, 0, tile));
     CU(cudaMemcpy(c16.data(), dc, c16.size() * 2, cudaMemcpyDeviceToHost));
     size_t bad = 0;
     for (size_t i = 0; i < c16.size(); i++) {
@@ -216,6 +237,7 @@ static void w4a16_case(fp4_format f, fp4_rule rule, fp4_dtype at, int M, int N, 
   }
   cudaFree(da);
   cudaFree(dc);
+  cudaFree(ws);
   qt_free(B);
 }
 
@@ -264,25 +286,77 @@ static void validation(void) {
   qt_free(Bn);
 }
 
-/* The _fast names: on devices without native FP4 MMA they run the exact kernel (same bits); on
- * Blackwell, within spec §5's 5e-4 of the exact result. */
-static void fast_case(fp4_format f, int M, int N, int K) {
-  qt A = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), M, K, FP4_LAYOUT_LINEAR);
-  qt B = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), N, K, FP4_LAYOUT_LINEAR);
+/* The _fast names. Without a workspace on Hopper (and on devices without native FP4 MMA or wgmma) they
+ * run the exact kernel (same bits). With fp4_cuda_gemm_workspace_size bytes on Hopper: A dequantized to
+ * bf16 + the wgmma kernel, checked against float64 of the dequantized operands (<= 1e-5, f32 output; the
+ * error is printed), 16-bit outputs = the f32 result rounded once, repeats bit-identical. On Blackwell,
+ * within spec §5's 5e-4 of the exact result. */
+static double g_fast_err_max = 0.0;
+static void fast_case(fp4_format f, int M, int N, int K, fp4_layout lay, float alpha, float beta) {
+  qt A = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), M, K, lay);
+  qt B = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), N, K, lay);
   qt_upload(A);
   qt_upload(B);
+  const int64_t ldc = N + (int64_t)(h_rand() % 3);
+  std::vector<uint8_t> c0 = random_c(M, ldc, FP4_F32);
   float *d1, *d2;
-  CU(cudaMalloc(&d1, (size_t)M * N * 4));
-  CU(cudaMalloc(&d2, (size_t)M * N * 4));
-  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, 1.0f, 0.0f, d1, N, NULL, 0, 0));
-  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, 1.0f, 0.0f, d2, N, NULL, 0, 0));
-  std::vector<float> x((size_t)M * N), y((size_t)M * N);
+  void *ws;
+  const size_t wsb = fp4_cuda_gemm_workspace_size(M, N, K);
+  CHECK(wsb >= (size_t)M * K * 2);
+  CU(cudaMalloc(&d1, c0.size()));
+  CU(cudaMalloc(&d2, c0.size()));
+  CU(cudaMalloc(&ws, wsb));
+  std::vector<float> x((size_t)M * ldc), y((size_t)M * ldc), y2((size_t)M * ldc);
+  CU(cudaMemcpy(d1, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_f32(&A.d, &B.d, alpha, beta, d1, ldc, NULL, 0, 0));
   CU(cudaMemcpy(x.data(), d1, x.size() * 4, cudaMemcpyDeviceToHost));
+  /* no workspace: the exact kernel below Blackwell */
+  CU(cudaMemcpy(d2, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+  CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, alpha, beta, d2, ldc, NULL, 0, 0));
   CU(cudaMemcpy(y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
-  double num = 0, den = 0;
-  for (size_t i = 0; i < x.size(); i++) num += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), den += (double)x[i] * x[i];
   if (fp4__cuda_gemm_major() < 10) CHECK(memcmp(x.data(), y.data(), x.size() * 4) == 0);
-  else CHECK_LE(sqrt(num / den), 5e-4);
+  /* with the workspace, twice */
+  for (int rep = 0; rep < 2; rep++) {
+    CU(cudaMemcpy(d2, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+    CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, alpha, beta, d2, ldc, ws, wsb, 0));
+    CU(cudaDeviceSynchronize());
+    CU(cudaMemcpy(rep ? y2.data() : y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
+  }
+  CHECK(memcmp(y.data(), y2.data(), y.size() * 4) == 0);
+  if (fp4__cuda_gemm_major() >= 10) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); i++) num += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), den += (double)x[i] * x[i];
+    CHECK_LE(sqrt(num / den), 5e-4);
+  } else {
+    std::vector<float> ad((size_t)M * K), bd((size_t)N * K);
+    CHECK_EQ(FP4_OK, fp4_dequantize_f32(&A.h, ad.data(), K));
+    CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+    double num = 0, den = 0, nx = 0;
+    for (int m = 0; m < M; m++)
+      for (int n = 0; n < N; n++) {
+        double s = 0;
+        for (int k = 0; k < K; k++) s += (double)ad[(size_t)m * K + k] * bd[(size_t)n * K + k];
+        s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+        const double e = (double)y[(size_t)m * ldc + n] - s, ex = (double)x[(size_t)m * ldc + n] - s;
+        num += e * e, den += s * s, nx += ex * ex;
+      }
+    const double rel = sqrt(num / den);
+    if (rel > g_fast_err_max) g_fast_err_max = rel;
+    printf("w4a4_fast %s M=%d N=%d K=%d: rel. Frobenius error vs float64 %.3g (exact kernel %.3g)\n",
+           fp4_format_name(f), M, N, K, rel, sqrt(nx / den));
+    CHECK_LE(rel, 1e-5);
+    /* 16-bit outputs (beta = 0): the f32 result rounded once */
+    CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, alpha, 0.0f, d2, ldc, ws, wsb, 0));
+    CU(cudaMemcpy(y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
+    std::vector<uint16_t> h((size_t)M * ldc);
+    CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_bf16(&A.d, &B.d, alpha, 0.0f, (uint16_t *)d1, ldc, ws, wsb, 0));
+    CU(cudaMemcpy(h.data(), d1, h.size() * 2, cudaMemcpyDeviceToHost));
+    size_t bad = 0;
+    for (int m = 0; m < M; m++)
+      for (int n = 0; n < N; n++) bad += h[(size_t)m * ldc + n] != fp4_f32_to_bf16(y[(size_t)m * ldc + n]);
+    CHECK_EQ(0, bad);
+  }
+  cudaFree(ws);
   cudaFree(d1);
   cudaFree(d2);
   qt_free(A);
@@ -313,6 +387,26 @@ static void host_building_blocks(void) {
   CHECK_EQ(0, bad_s8);
   CHECK_EQ(0, bad_bf);
   CHECK_EQ(0, bad_h);
+  /* wgmma path: the byte gather (byte l of each word), the 16-bit scale pairs of every code */
+  size_t bad_g = 0, bad_sc = 0;
+  for (int t = 0; t < 1000; t++) {
+    uint32_t w[8], u0, u1;
+    for (int i = 0; i < 8; i++) w[i] = h_rand();
+    for (int l = 0; l < 4; l++) {
+      fp4__cuda_gemm_gather4(w, l, u0, u1);
+      for (int i = 0; i < 8; i++) bad_g += ((i < 4 ? u0 : u1) >> (8 * (i & 3)) & 0xFFu) != ((w[i] >> (8 * l)) & 0xFFu);
+    }
+  }
+  for (int c = 0; c < 256; c++) {
+    const uint32_t mx = fp4__cuda_gemm_scale_h2<FP4_MXFP4, 1>((uint8_t)c), nb = fp4__cuda_gemm_scale_h2<FP4_NVFP4, 1>((uint8_t)c);
+    const uint32_t nh = fp4__cuda_gemm_scale_h2<FP4_NVFP4, 0>((uint8_t)c);
+    const float vm = fp4__cuda_gemm_e8m0_f((uint8_t)c, 0), vn = fp4_e4m3_to_float((uint8_t)c);
+    bad_sc += (mx & 0xFFFFu) != fp4_f32_to_bf16(vm) && !(vm != vm && (mx & 0x7FFFu) > 0x7F80u);
+    bad_sc += (mx >> 16) != (mx & 0xFFFFu);
+    bad_sc += !same_float(fp4_bf16_to_f32((uint16_t)nb), vn) || !same_float(fp4_f16_to_f32((uint16_t)nh), vn);
+  }
+  CHECK_EQ(0, bad_g);
+  CHECK_EQ(0, bad_sc);
   static const int32_t Ts[] = {0, 1, -1, 3, -5, 7, 12, -144, 1000, -1001, 2047, 4095, 4607, -4608, 4608};
   const float accs[] = {0.0f, 1.0f, -3.5f, 1e-30f, -7e20f, 1.17549435e-38f, 3e-40f, 123456.789f};
   for (int fi = 0; fi < 2; fi++) {
@@ -367,7 +461,9 @@ int main(void) {
       w4a4_case(f, r1, 129, 131, 9 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 1);
       w4a4_case(f, r1, 64, 128, 1024, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, tile, 1);
     }
-    fast_case(f, 100, 200, 512);
+    fast_case(f, 100, 200, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
+    fast_case(f, 257, 131, 4 * kq + 1024, FP4_LAYOUT_SWIZZLED, -0.75f, 0.5f);
+    fast_case(f, 700, 300, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
   }
   /* W4A16 */
   const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
@@ -375,13 +471,34 @@ int main(void) {
     fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
     fp4_rule r = fi ? FP4_NV_6 : FP4_MX_OCP;
     const int kq = fi ? 16 : 32;
+    std::vector<int> tiles;
+    for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++) tiles.push_back(tile);
+    if (fp4__cuda_gemm_has_wgmma())
+      for (int tile = FP4_CUDA_GEMM_TILE_WG64; tile <= FP4_CUDA_GEMM_TILE_WG256_CP; tile++) tiles.push_back(tile);
     for (int ai = 0; ai < 3; ai++)
-      for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++) {
+      for (int tile : tiles) {
         w4a16_case(f, r, acts[ai], 1, 40, 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
         w4a16_case(f, r, acts[ai], 33, 70, 7 * kq, FP4_LAYOUT_SWIZZLED, 0.5f, 0.25f, tile);
         w4a16_case(f, r, acts[ai], 150, 140, 1024 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
       }
     w4a16_case(f, r, FP4_BF16, 200, 300, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
+    w4a16_case(f, r, FP4_BF16, 600, 260, 4096 + kq, FP4_LAYOUT_SWIZZLED, -2.0f, 0.5f, FP4_CUDA_GEMM_TILE_AUTO);
+    if (fp4__cuda_gemm_has_wgmma()) {
+      w4a16_case(f, r, FP4_BF16, 1030, 390, 1024, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256);
+      w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 77, 129, 16384, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG128);
+      w4a16_case(f, r, FP4_BF16, 520, 200, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256_CP);
+      /* split-K (few output tiles, long K, caller workspace): 2 or 4 splits, K tails, both layouts */
+      w4a16_case(f, r, FP4_BF16, 40, 300, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG64, 1);
+      w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 17, 250, 4096 + 2 * kq, FP4_LAYOUT_SWIZZLED, -0.5f, 0.75f,
+                 FP4_CUDA_GEMM_TILE_WG64, 1);
+      w4a16_case(f, r, FP4_BF16, 100, 1000, 8192, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_AUTO, 1);
+      w4a16_case(f, r, FP4_BF16, 64, 129, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG128, 1);
+      /* K > 8192 per CTA: the 128-wide tile with fp32 promotion every 256 K */
+      w4a16_case(f, r, FP4_BF16, 90, 140, 16384, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256);
+      w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 40, 130, 28672, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
+    }
   }
+  printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g\n", fp4__cuda_gemm_has_wgmma() ? "used" : "not available",
+         g_fast_err_max);
   return h_finish();
 }

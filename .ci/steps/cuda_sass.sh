@@ -4,7 +4,9 @@
 # sm_120a and greps `cuobjdump -fun <kernel> -sass`, one kernel and one architecture at a time:
 #   sm_120a: the native kernels issue OMMA.SF.16864 (NVFP4: .UE4M3.4X, MXFP4: .E8), the exact ones don't;
 #   sm_100a: the tcgen05 kernels issue UTCOMMA (NVFP4 .4X) and UTCCP (scales smem -> TMEM);
-#   sm_90a:  no FP4 MMA anywhere; the exact kernels run IMMA (s8 mma.sync).
+#   sm_90a:  no FP4 MMA anywhere; the exact kernels run IMMA (s8 mma.sync); the Hopper W4A16 / W4A4
+#            _fast kernels run HGMMA (wgmma, bf16 and f16, register A; the TMA one UTMALDG), and their sm_100a/sm_120a builds
+#            (never launched there) hold none.
 # Patterns as in BLACKWELL.md §5. Installs nvidia-cuda-cuobjdump / nvidia-cuda-nvdisasm with pip when
 # missing (a pip-built toolkit ships neither). No GPU needed. Ends with "N passed, N failed".
 set -u
@@ -39,6 +41,11 @@ void *fp4_sass_kernels[] = {
     (void *)fp4__cuda_gemm_w4a4_kernel<FP4_NVFP4, 2, 4, 4, 4, FP4__CG_SM120>,
     (void *)fp4__cuda_gemm_w4a4_tcgen05_kernel<FP4_MXFP4>,
     (void *)fp4__cuda_gemm_w4a4_tcgen05_kernel<FP4_NVFP4>,
+    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 1, 128>,
+    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_MXFP4, 1, 256>,
+    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 0, 64>,
+    (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_NVFP4, 1, 256, 0>,
+    (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_MXFP4, 1, 128, 1>,
 };
 CU
 g() { echo "-gencode=arch=compute_$1,code=sm_$1"; }
@@ -90,6 +97,25 @@ expect_no sm_100a "$S120_NV" "sm120 NVFP4 kernel" "$P_ANYFP4"
 for k in "$EX_MX" "$EX_NV" "$S120_MX" "$S120_NV" "$TC_MX" "$TC_NV"; do expect_no sm_90a "$k" "/$k/" "$P_ANYFP4"; done
 expect sm_90a "$EX_MX" "exact MXFP4 kernel" 'IMMA\.16832\.S8\.S8'
 expect sm_90a "$EX_NV" "exact NVFP4 kernel" 'IMMA\.16816\.S8\.S8'
+WG_NV='w4a16_wgmma_kernelILi1ELi1ELi128EEv'; WG_MX='w4a16_wgmma_kernelILi0ELi1ELi256EEv'; WG_H='w4a16_wgmma_kernelILi1ELi0ELi64EEv'
+for a in sm_90a sm_100a sm_120a; do echo "INFO: $a: $(fn $a "fp4__cuda_gemm_w4a16_wgmma" | wc -l) wgmma kernels"; done
+expect sm_90a "$WG_NV" "wgmma NVFP4 bf16 kernel" 'HGMMA\.64x128x16\.F32\.BF16 '
+expect sm_90a "$WG_MX" "wgmma MXFP4 bf16 kernel" 'HGMMA\.64x256x16\.F32\.BF16 '
+expect sm_90a "$WG_H" "wgmma NVFP4 f16 kernel" 'HGMMA\.64x64x16\.F32 '
+TMA_NV='w4a16_tma_kernelILi1ELi1ELi256ELi0EEv'; TMA_MX='w4a16_tma_kernelILi0ELi1ELi128ELi1EEv'
+expect sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'HGMMA\.64x256x16\.F32\.BF16 '
+expect sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'UTMALDG\.2D'
+expect sm_90a "$TMA_MX" "TMA wgmma MXFP4 promoted kernel" 'HGMMA\.64x128x16\.F32\.BF16 '
+# no local memory in the wgmma kernels: only meaningful in optimized builds (at -Xcicc -O1 the main-loop
+# lambdas stay calls, and their register arrays go through local memory)
+case " ${NVCC_OPT:-} " in
+  *" -O1 "*|*" -O0 "*) echo "INFO: local-memory checks skipped (NVCC_OPT=${NVCC_OPT:-})" ;;
+  *) expect_no sm_90a "$WG_NV" "wgmma NVFP4 bf16 kernel" 'LDL|STL'
+     expect_no sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'LDL|STL' ;;
+esac
+expect_no sm_100a "$TMA_NV" "TMA wgmma kernel (stub)" 'HGMMA'
+expect_no sm_100a "$WG_NV" "wgmma kernel (stub)" 'HGMMA'
+expect_no sm_120a "$WG_NV" "wgmma kernel (stub)" 'HGMMA'
 rm -rf "$work"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
