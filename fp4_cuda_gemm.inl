@@ -1598,7 +1598,7 @@ static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, f
 }
 /* The wgmma tile for an M x N product on Hopper, or -1 for the decode GEMV / mma.sync kernels (M = 1).
  * From bench/RESULTS.md (H100): at M = 16 the 64-wide tile (split-K with the workspace) ran 1.0-1.3x cuBLAS
- * BF16 against 0.37-0.80x for the mma.sync 16-row tile; at M = 256 the 128/256-wide tiles win. */
+ * BF16 against 0.32-0.80x for the mma.sync 16-row tile; at M = 256 the 128/256-wide tiles win. */
 static inline int fp4__cuda_gemm_wg_pick(int64_t M, int64_t N) {
   const int64_t sms = fp4__cuda_gemm_sms(), nt = fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN);
   if (M <= 1) return -1; /* M = 1: fp4_cuda.cuh's decode GEMV (or the mma.sync kernel standalone) */
