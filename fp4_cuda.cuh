@@ -446,12 +446,14 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_q
 
 /* n / 1536 (K of the Four Over Six rules), equal to __fdiv_rn(n, 1536.0f) for every float n (all 2^32
  * are compared on the device by tests/test_cuda.cu) at the cost of a multiply and two FMAs: the quotient
- * q = RN(n * RN(1/1536)) corrected by its exact remainder (Markstein). The correction is exact unless
- * the quotient is subnormal (|n| < 2^-117) or n is not finite: those take the division. */
+ * q = RN(n * RN(1/1536)) corrected by its exact remainder (Markstein). In IEEE arithmetic the correction
+ * gives the division's bits for every |n| >= 2^-117 (all such floats checked on the host); the fast path
+ * starts at 2^-90, where neither q nor the remainder is subnormal, so a flush-to-zero build changes
+ * nothing. Smaller n and non-finite n take the division. */
 static __device__ __forceinline__ float fp4__cuda_div1536(float n) {
   const float K = 1536.0f, r = 6.51041686534881591796875e-4f; /* RN(1 / 1536) = 0x1.555556p-11 */
   const float a = fp4__fabs(n);
-  if (a >= 6.01853107621011205e-36f && a <= 3.40282347e+38f) { /* 2^-117 <= |n| <= FLT_MAX */
+  if (a >= 8.07793566946316088e-28f && a <= 3.40282347e+38f) { /* 2^-90 <= |n| <= FLT_MAX */
     const float q = __fmul_rn(n, r);
     return __fmaf_rn(__fmaf_rn(-q, K, n), r, q);
   }
