@@ -1232,9 +1232,10 @@ __global__ void __launch_bounds__(384, 1)
 }
 
 /* Split-K: C = epilogue(sum of the S fp32 partials in split order) - deterministic. */
-__global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const float *__restrict__ part, int S, int64_t zstride,
-                                                                    int M, int N, void *C, fp4_dtype ct, int64_t ldc,
-                                                                    float alpha, float beta) {
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const float *__restrict__ part, int S,
+                                                                           int64_t zstride, int M, int N, void *C,
+                                                                           fp4_dtype ct, int64_t ldc, float alpha,
+                                                                           float beta) {
   const int64_t n = (int64_t)M * N;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float acc = part[i];
@@ -1442,7 +1443,7 @@ static inline int fp4__cuda_gemm_cdiv(int64_t a, int64_t b) { return (int)((a + 
 /* Whether the loaded image of the current device runs the wgmma kernel: an sm_90 device and an sm_90a
  * build of this code (asked once per device, through a flag that only sm_90a device code sets). */
 static __device__ int fp4__cg_wgmma_built = 0;
-__global__ void fp4__cuda_gemm_wgmma_probe(void) {
+static __global__ void fp4__cuda_gemm_wgmma_probe(void) {
 #if defined(FP4__CUDA_GEMM_WGMMA)
   fp4__cg_wgmma_built = 1;
 #endif
