@@ -1251,6 +1251,7 @@ FP4_API fp4_status fp4__cpu_gemm_w4a4(int isa, const fp4_tensor *A, const fp4_te
       !fp4__overlap(ws, ws_bytes, B->scales, fp4_scale_bytes(B->format, B->rows, B->cols, B->scale_layout))) {
     fp4__w4a4_pack P;
     int64_t na, nbp, nit;
+    memset(&P, 0, sizeof P);
     fp4__w4a4_layout(A->rows, B->rows, A->cols, fp4_format_block(A->format), ws, &P);
     na = P.Mp / 8;
     nbp = P.Np / 32;
