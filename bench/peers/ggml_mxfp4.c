@@ -22,16 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench/bench_time.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmpd(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 #define REPS 7
 typedef void (*work_fn)(void *);
 /* median of REPS timed runs after one warm-up */
