@@ -40,13 +40,16 @@
  * Blackwell. fp4_cuda_gemm_w4a4_fast_* run the native block-scaled FP4 MMA where the device has one
  * (sm_120 family: mma.sync kind::mxf4nvf4 / kind::mxf4; sm_100 family: tcgen05.mma). Their internal
  * summation order is the hardware's, so they are not bit-reproducible. They were compiled and their
- * SASS checked (.ci/steps/cuda_sass.sh) but never executed: no Blackwell GPU was available. On other
- * devices the _fast names run the exact kernel.
+ * SASS checked (.ci/steps/cuda_sass.sh) but never executed: no Blackwell GPU was available. On Hopper
+ * (sm_90a build), given fp4_cuda_gemm_workspace_size bytes, the _fast names dequantize A into the
+ * workspace as bf16 (exact) and run the wgmma W4A16 kernel; elsewhere, or without the workspace, they
+ * run the exact kernel.
  */
 #ifndef FP4_CUDA_GEMM_INL
 #define FP4_CUDA_GEMM_INL
 
 #include <cuda.h> /* CUtensorMap (the encoder is reached through the runtime: no -lcuda) */
+#include <atomic>
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -740,7 +743,9 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a16_kernel(co
  *      leaves f16's range, so MXFP4 x f16 stays on the mma.sync kernel (fp32 promotion per block).
  *    The whole K accumulates in the wgmma fp32 accumulators; the tensor scale folds into alpha.
  *  - Epilogue: accumulator (weight row, activation row) pairs go straight to C[m, n] (alpha, beta,
- *    output type as fp4_gemm_epilogue). Deterministic: no split-K, fixed order.
+ *    output type as fp4_gemm_epilogue). Fixed order: repeated calls give the same bits. The TMA kernel
+ *    may split K when the caller passes a workspace (partials summed in split order), so the bits
+ *    depend on whether a workspace is given and on the device's SM count.
  * Compiled only for sm_90a (wgmma); other builds get a trapping stub that the host never launches. */
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FP4__CUDA_GEMM_WGMMA 1
@@ -1449,18 +1454,20 @@ static __global__ void fp4__cuda_gemm_wgmma_probe(void) {
 #endif
 }
 static inline int fp4__cuda_gemm_has_wgmma(void) {
-  static int known[64]; /* 0 unknown, 1 no, 2 yes */
-  int dev = 0, major = 0, v = 0;
+  static std::atomic<int> known[64]; /* 0 unknown, 1 no, 2 yes (only definite answers are kept) */
+  int dev = 0, major = 0, v = 0, k;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
-  if (known[dev]) return known[dev] == 2;
+  if ((k = known[dev].load(std::memory_order_relaxed)) != 0) return k == 2;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
   if (major == 9) {
+    /* not now if the caller has an error pending (ours would be taken for it) or the probe fails (for
+     * example during stream capture): answer no, ask again next time */
+    if (cudaPeekAtLastError() != cudaSuccess) return 0;
     fp4__cuda_gemm_wgmma_probe<<<1, 1>>>();
-    if (cudaGetLastError() != cudaSuccess || cudaMemcpyFromSymbol(&v, fp4__cg_wgmma_built, sizeof v) != cudaSuccess) {
-      v = 0;
-    }
+    if (cudaGetLastError() != cudaSuccess || cudaMemcpyFromSymbol(&v, fp4__cg_wgmma_built, sizeof v) != cudaSuccess)
+      return 0;
   }
-  known[dev] = v ? 2 : 1;
+  known[dev].store(v ? 2 : 1, std::memory_order_relaxed);
   return v != 0;
 }
 
@@ -1492,17 +1499,19 @@ static inline fp4_status fp4__cuda_gemm_launch(KER kernel, dim3 grid, int thread
 typedef CUresult (*fp4__cg_encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
                                       const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
                                       CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+static inline fp4__cg_encode_fn fp4__cuda_gemm_encoder_load(void) {
+  void *f = NULL;
+  cudaDriverEntryPointQueryResult q;
+#if CUDART_VERSION >= 12050
+  if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) != cudaSuccess)
+    return NULL;
+#else
+  if (cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &f, cudaEnableDefault, &q) != cudaSuccess) return NULL;
+#endif
+  return q == cudaDriverEntryPointSuccess ? (fp4__cg_encode_fn)f : NULL;
+}
 static inline fp4__cg_encode_fn fp4__cuda_gemm_encoder(void) {
-  static fp4__cg_encode_fn fn;
-  static int tried;
-  if (!tried) {
-    void *f = NULL;
-    cudaDriverEntryPointQueryResult q;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) == cudaSuccess &&
-        q == cudaDriverEntryPointSuccess)
-      fn = (fp4__cg_encode_fn)f;
-    tried = 1;
-  }
+  static const fp4__cg_encode_fn fn = fp4__cuda_gemm_encoder_load(); /* C++11: initialized once, thread-safe */
   return fn;
 }
 
@@ -1576,15 +1585,18 @@ static inline fp4_status fp4__cuda_gemm_wg_go(const fp4__cuda_gemm_w4a16_args &a
                           : nx == 64              ? fp4__cuda_gemm_wgt_go<FMT, BF, 64, 0>(a, s, &done)
                           : nx == 128             ? fp4__cuda_gemm_wgt_go<FMT, BF, 128, 0>(a, s, &done)
                                                   : fp4__cuda_gemm_wgt_go<FMT, BF, 256, 0>(a, s, &done);
-    if (S > 1 && (!done || st != FP4_OK)) return st != FP4_OK ? st : FP4_ERR_DEVICE; /* not reached: TMA applies */
-    if (done && st == FP4_OK && S > 1) {
+    if (done) {
+      if (st != FP4_OK || S == 1) return st;
       const int64_t n = (int64_t)a0.M * a0.N;
       const int blocks = (int)(n / 256 + 1 < 2048 ? n / 256 + 1 : 2048);
       fp4__cuda_gemm_splitk_reduce<<<blocks, 256, 0, s>>>((const float *)ws, S, a.zstride, a0.M, a0.N, a0.C, a0.ct,
                                                           a0.ldc, a0.alpha, a0.beta);
       return fp4__cuda_gemm_status(cudaGetLastError());
     }
-    if (done || st != FP4_OK) return st;
+    /* the TMA kernel does not apply (K % 32 != 0, a base or pitch not 16-byte aligned, no tensor-map
+     * encoder): the cp.async kernel below, unsplit, on its own grid */
+    a = a0;
+    grid.y = fp4__cuda_gemm_cdiv(a.M, nx);
   }
   if (nx == 64) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 64>, grid, 256, smem, a, s);
   if (nx == 128) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 128>, grid, 256, smem, a, s);
@@ -1640,6 +1652,16 @@ static inline fp4_status fp4__cuda_gemm_w4a4_go(const fp4__cuda_gemm_w4a4_args &
                         : fp4__cuda_gemm_w4a4_tiled<FP4_NVFP4, FP4__CG_EXACT>(a, tile, s);
 }
 
+/* Whether a W4A4 workspace overlaps an operand's codes or scales or the output C (then it is not used). */
+static inline int fp4__cuda_gemm_ws_overlaps(const void *ws, size_t ws_bytes, const fp4_tensor *A, const fp4_tensor *B,
+                                             const void *C, fp4_dtype ct, int64_t ldc) {
+  return fp4__overlap(ws, ws_bytes, C, fp4__span(A->rows, B->rows, ldc, ct)) ||
+         fp4__overlap(ws, ws_bytes, A->data, fp4_data_bytes(A->rows, A->cols)) ||
+         fp4__overlap(ws, ws_bytes, A->scales, fp4_scale_bytes(A->format, A->rows, A->cols, A->scale_layout)) ||
+         fp4__overlap(ws, ws_bytes, B->data, fp4_data_bytes(B->rows, B->cols)) ||
+         fp4__overlap(ws, ws_bytes, B->scales, fp4_scale_bytes(B->format, B->rows, B->cols, B->scale_layout));
+}
+
 /* Validation as fp4.h's fp4__gemm_w4a4 (spec §4) plus the kernels' alignment needs, then launch.
  * tile: FP4_CUDA_GEMM_TILE_* or AUTO; engine: FP4_CUDA_GEMM_W4A4_*. Callable for tests. */
 FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta, void *C,
@@ -1648,7 +1670,6 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
   fp4_status st;
   fp4__cuda_gemm_w4a4_args a;
   int vec;
-  (void)ws;
   if ((st = fp4__check_tensor(A)) != FP4_OK || (st = fp4__check_tensor(B)) != FP4_OK) return st;
   if (A->format != B->format || A->cols != B->cols) return FP4_ERR_UNSUPPORTED;
   if ((st = fp4__check_gemm_out(C, ct, A->rows, B->rows, ldc, B)) != FP4_OK) return st;
@@ -1659,10 +1680,10 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
       return FP4_ERR_ALIAS;
   }
   if (A->rows > 0x7FFFFFFF - 256 || B->rows > 0x7FFFFFFF - 256) return FP4_ERR_OVERFLOW;
-  (void)ws_bytes; /* the W4A4 kernels need no workspace */
   if (engine != FP4_CUDA_GEMM_W4A4_EXACT && engine != FP4_CUDA_GEMM_W4A4_NATIVE) return FP4_ERR_ARG;
   if (engine == FP4_CUDA_GEMM_W4A4_NATIVE && (tile == FP4_CUDA_GEMM_TILE_AUTO || tile >= FP4_CUDA_GEMM_TILE_WG64) &&
-      ws && ws_bytes >= (size_t)(A->rows * A->cols * 2) && (uintptr_t)ws % 16 == 0 && (uintptr_t)B->data % 8 == 0 &&
+      ws && ws_bytes >= (size_t)(A->rows * A->cols * 2) && (uintptr_t)ws % 16 == 0 && (uintptr_t)A->data % 8 == 0 &&
+      (uintptr_t)B->data % 8 == 0 && !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) &&
       fp4__cuda_gemm_has_wgmma()) {
     /* Hopper _fast: A -> bf16 in the workspace (exact), then the wgmma W4A16 kernel; both tensor scales
      * fold into alpha. Not fp4.h's bits (fp32 accumulation in the tensor cores' order). */
@@ -1670,7 +1691,6 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
     if (tile != FP4_CUDA_GEMM_TILE_AUTO && tile != FP4_CUDA_GEMM_TILE_WG64 && tile != FP4_CUDA_GEMM_TILE_WG128 &&
         tile != FP4_CUDA_GEMM_TILE_WG256)
       return FP4_ERR_ARG;
-    if (fp4__overlap(ws, ws_bytes, C, fp4__span(A->rows, B->rows, ldc, ct))) return FP4_ERR_ALIAS;
     if (tile == FP4_CUDA_GEMM_TILE_AUTO) {
       tile = fp4__cuda_gemm_wg_pick(A->rows, B->rows);
       if (tile < 0) tile = FP4_CUDA_GEMM_TILE_WG64;
@@ -1758,7 +1778,6 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
   fp4_status st;
   fp4__cuda_gemm_w4a16_args a;
   int vec;
-  (void)ws;
   if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
   if (!A) return FP4_ERR_NULL;
   if ((unsigned)at >= FP4_DTYPE_COUNT || (unsigned)ct >= FP4_DTYPE_COUNT) return FP4_ERR_ENUM;
@@ -1767,6 +1786,14 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
   if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
   if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
   if (M > 0x7FFFFFFF - 256 || B->rows > 0x7FFFFFFF - 256) return FP4_ERR_OVERFLOW;
+  /* a workspace that overlaps an operand or C is not used (split-K partials would clobber them) */
+  if (ws && (fp4__overlap(ws, ws_bytes, C, fp4__span(M, B->rows, ldc, ct)) ||
+             fp4__overlap(ws, ws_bytes, A, fp4__span(M, B->cols, lda, at)) ||
+             fp4__overlap(ws, ws_bytes, B->data, fp4_data_bytes(B->rows, B->cols)) ||
+             fp4__overlap(ws, ws_bytes, B->scales, fp4_scale_bytes(B->format, B->rows, B->cols, B->scale_layout)))) {
+    ws = NULL;
+    ws_bytes = 0;
+  }
 #if defined(FP4_CUDA_GEMV_MAX_M)
   /* small M: the bandwidth-bound decode GEMV of fp4_cuda.cuh (it validates on its own) */
   if (tile == FP4_CUDA_GEMM_TILE_AUTO && M <= FP4__CG_GEMV_M && M <= FP4_CUDA_GEMV_MAX_M)
@@ -1821,7 +1848,8 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
 
 /* The public names, parallel to fp4.h's fp4_gemm_* plus a trailing stream (STYLE: macros stamp out
  * names and thin wrappers). fp4_cuda_gemm_w4a4_<out>: reproducible, fp4.h's bits. _fast_<out>: the
- * device's native FP4 MMA where it has one (Blackwell), else the same exact kernel. */
+ * device's native FP4 MMA where it has one (Blackwell), the bf16 wgmma path on Hopper when given the
+ * workspace, else the same exact kernel. */
 #define FP4__CG_CAT3_(a, b, c) a##b##c
 #define FP4__CG_CAT3(a, b, c) FP4__CG_CAT3_(a, b, c)
 #define FP4__CG_W4A4(ON, OT, ODT)                                                                                 \
