@@ -776,14 +776,16 @@ typedef struct fp4__w4a4_pack {
   int32_t *brng;                /* [Np / 8][2] as arng, per panel (indexed by panel of W lanes) */
 } fp4__w4a4_pack;
 
-/* Carve the workspace (NULL size: just count). Returns the bytes needed, 0 if sizes overflow. */
+/* Carve the workspace (NULL size: just count). Returns the bytes needed; 0 for sizes no call accepts
+ * (K not a multiple of 16) and for sizes this path does not take (overflowing ones, K > 2^30: the
+ * decoders count in int), which then run the per-chunk path. */
 FP4_API size_t fp4__w4a4_layout(int64_t M, int64_t N, int64_t K, int blk, void *ws, fp4__w4a4_pack *P) {
   const int64_t lim = (int64_t)1 << 40;
   int64_t Mp, Np, nbk;
   size_t off = 0, sz[9], o[9];
   uintptr_t base;
   int i;
-  if (M <= 0 || N <= 0 || K <= 0 || M > lim || N > lim || K > lim) return 0;
+  if (M <= 0 || N <= 0 || K <= 0 || K % 16 || M > lim || N > lim || K > ((int64_t)1 << 30)) return 0;
   Mp = (M + 7) / 8 * 8, Np = (N + 31) / 32 * 32, nbk = K / blk;
   if ((double)(Mp + Np) * (double)K * 2.0 > 1e18) return 0;
   sz[0] = (size_t)(Mp * K);
