@@ -1433,11 +1433,10 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #define FP4_CUDA_GEMM_TILE_WG64 16
 #define FP4_CUDA_GEMM_TILE_WG128 17
 #define FP4_CUDA_GEMM_TILE_WG256 18
-/* the same tiles forced onto the cp.async kernel (the WG tiles take the TMA kernel where K % 32 == 0 and
- * the bases are 16-byte aligned, else this one) */
-#define FP4_CUDA_GEMM_TILE_WG64_CP 19
-#define FP4_CUDA_GEMM_TILE_WG128_CP 20
-#define FP4_CUDA_GEMM_TILE_WG256_CP 21
+/* the cp.async kernel by name. The WG tiles take the TMA kernel where K % 32 == 0 and the bases are
+ * 16-byte aligned, else this one, which has a single width, NX = 128: each width is a large
+ * instantiation, and 64 and 256 for this fallback added a third to the header's compile time. */
+#define FP4_CUDA_GEMM_TILE_WG_CP 19
 
 /* Engines of fp4__cuda_gemm_w4a4: exact (fp4.h's bits), or the fastest native one of the device. */
 #define FP4_CUDA_GEMM_W4A4_EXACT 0
@@ -1555,10 +1554,7 @@ template <int FMT, int BF>
 static inline fp4_status fp4__cuda_gemm_wg_go(const fp4__cuda_gemm_w4a16_args &a0, int tile, cudaStream_t s, void *ws,
                                               size_t ws_bytes) {
   fp4__cuda_gemm_w4a16_args a = a0;
-  const int nx = (tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG64_CP)    ? 64
-                 : (tile == FP4_CUDA_GEMM_TILE_WG128 || tile == FP4_CUDA_GEMM_TILE_WG128_CP) ? 128
-                                                                                               : 256;
-  const size_t smem = (size_t)FP4__CG_WG_STAGES * ((size_t)nx * 128 + FP4__CG_WG_BN * FP4__CG_PITCH) + 1024;
+  const int nx = tile == FP4_CUDA_GEMM_TILE_WG64 ? 64 : tile == FP4_CUDA_GEMM_TILE_WG256 ? 256 : 128;
   dim3 grid(fp4__cuda_gemm_cdiv(a.N, FP4__CG_WG_BN), fp4__cuda_gemm_cdiv(a.M, nx));
   if (tile <= FP4_CUDA_GEMM_TILE_WG256) { /* the TMA kernel where it applies */
     if (a.K > FP4__CG_PROMO_K) grid.y = fp4__cuda_gemm_cdiv(a.M, 128); /* see below */
@@ -1594,13 +1590,12 @@ static inline fp4_status fp4__cuda_gemm_wg_go(const fp4__cuda_gemm_w4a16_args &a
       return fp4__cuda_gemm_status(cudaGetLastError());
     }
     /* the TMA kernel does not apply (K % 32 != 0, a base or pitch not 16-byte aligned, no tensor-map
-     * encoder): the cp.async kernel below, unsplit, on its own grid */
+     * encoder): the cp.async kernel below, unsplit */
     a = a0;
-    grid.y = fp4__cuda_gemm_cdiv(a.M, nx);
   }
-  if (nx == 64) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 64>, grid, 256, smem, a, s);
-  if (nx == 128) return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 128>, grid, 256, smem, a, s);
-  return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 256>, grid, 256, smem, a, s);
+  grid.y = fp4__cuda_gemm_cdiv(a.M, 128);
+  return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 128>, grid, 256,
+                               (size_t)FP4__CG_WG_STAGES * (128 * 128 + FP4__CG_WG_BN * FP4__CG_PITCH) + 1024, a, s);
 }
 static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, fp4_format f, fp4_dtype at, int tile,
                                            cudaStream_t s, void *ws, size_t ws_bytes) {
@@ -1808,7 +1803,7 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
     /* Hopper: the wgmma kernel for 16-bit activations (MXFP4 with bf16 only: see its comment) */
     const int wg_ok = (at == FP4_BF16 || (at == FP4_F16 && B->format == FP4_NVFP4)) && fp4__cuda_gemm_has_wgmma();
     if (tile == FP4_CUDA_GEMM_TILE_AUTO && wg_ok) tile = fp4__cuda_gemm_wg_pick(M, B->rows) < 0 ? tile : fp4__cuda_gemm_wg_pick(M, B->rows);
-    if (tile >= FP4_CUDA_GEMM_TILE_WG64 && tile <= FP4_CUDA_GEMM_TILE_WG256_CP && !wg_ok) return FP4_ERR_UNSUPPORTED;
+    if (tile >= FP4_CUDA_GEMM_TILE_WG64 && tile <= FP4_CUDA_GEMM_TILE_WG_CP && !wg_ok) return FP4_ERR_UNSUPPORTED;
   }
   if (tile == FP4_CUDA_GEMM_TILE_AUTO) {
     const int sms = fp4__cuda_gemm_sms();
@@ -1817,7 +1812,7 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
       tile = FP4_CUDA_GEMM_TILE_128x128;
     else tile = FP4_CUDA_GEMM_TILE_64x128;
   }
-  if ((tile < 0 || tile >= FP4_CUDA_GEMM_TILE_COUNT) && (tile < FP4_CUDA_GEMM_TILE_WG64 || tile > FP4_CUDA_GEMM_TILE_WG256_CP))
+  if ((tile < 0 || tile >= FP4_CUDA_GEMM_TILE_COUNT) && (tile < FP4_CUDA_GEMM_TILE_WG64 || tile > FP4_CUDA_GEMM_TILE_WG_CP))
     return FP4_ERR_ARG;
   a.a = A;
   a.lda = lda;

@@ -267,7 +267,7 @@ static void w4a16_shape(int M, int N, int K) {
         if (M <= 64) named.push_back({"  wgmma_64_nows", -FP4_CUDA_GEMM_TILE_WG64}); /* no workspace: no split-K */
         named.push_back({"  wgmma_128", FP4_CUDA_GEMM_TILE_WG128});
         if (M >= 256) named.push_back({"  wgmma_256", FP4_CUDA_GEMM_TILE_WG256});
-        if (M >= 4096) named.push_back({"  wgmma_256_cp.async", FP4_CUDA_GEMM_TILE_WG256_CP});
+        if (M >= 4096) named.push_back({"  wgmma_128_cp.async", FP4_CUDA_GEMM_TILE_WG_CP});
       }
     }
     for (auto &t : named) {

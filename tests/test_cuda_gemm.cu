@@ -8,7 +8,7 @@
  *    operands <= 1e-5 (f32 output), bf16/f16 outputs equal to the f32 result rounded once, bf16, f16
  *    and f32 activations, every tile configuration;
  *  - Hopper wgmma W4A16 tiles (FP4_CUDA_GEMM_TILE_WG64/128/256: TMA kernel where K % 32 == 0, else the
- *    cp.async kernel; WG*_CP: the cp.async kernel by name; on an sm_90 device): the same checks as
+ *    cp.async kernel (one width, 128); WG_CP: the cp.async kernel by name; on an sm_90 device): the same checks as
  *    W4A16 above for bf16 activations (both formats) and f16 activations (NVFP4); the combinations the
  *    kernel does not take (MXFP4 x f16, f32 activations) return FP4_ERR_UNSUPPORTED; split-K with the
  *    caller's workspace (few output tiles, long K; deterministic reduction) checked the same way;
@@ -474,7 +474,7 @@ int main(void) {
     std::vector<int> tiles;
     for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++) tiles.push_back(tile);
     if (fp4__cuda_gemm_has_wgmma())
-      for (int tile = FP4_CUDA_GEMM_TILE_WG64; tile <= FP4_CUDA_GEMM_TILE_WG256_CP; tile++) tiles.push_back(tile);
+      for (int tile = FP4_CUDA_GEMM_TILE_WG64; tile <= FP4_CUDA_GEMM_TILE_WG_CP; tile++) tiles.push_back(tile);
     for (int ai = 0; ai < 3; ai++)
       for (int tile : tiles) {
         w4a16_case(f, r, acts[ai], 1, 40, 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
@@ -486,7 +486,7 @@ int main(void) {
     if (fp4__cuda_gemm_has_wgmma()) {
       w4a16_case(f, r, FP4_BF16, 1030, 390, 1024, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256);
       w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 77, 129, 16384, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG128);
-      w4a16_case(f, r, FP4_BF16, 520, 200, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256_CP);
+      w4a16_case(f, r, FP4_BF16, 520, 200, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG_CP);
       /* split-K (few output tiles, long K, caller workspace): 2 or 4 splits, K tails, both layouts */
       w4a16_case(f, r, FP4_BF16, 40, 300, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG64, 1);
       w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 17, 250, 4096 + 2 * kq, FP4_LAYOUT_SWIZZLED, -0.5f, 0.75f,

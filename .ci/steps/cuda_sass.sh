@@ -42,8 +42,8 @@ void *fp4_sass_kernels[] = {
     (void *)fp4__cuda_gemm_w4a4_tcgen05_kernel<FP4_MXFP4>,
     (void *)fp4__cuda_gemm_w4a4_tcgen05_kernel<FP4_NVFP4>,
     (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 1, 128>,
-    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_MXFP4, 1, 256>,
-    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 0, 64>,
+    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_MXFP4, 1, 128>,
+    (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 0, 128>,
     (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_NVFP4, 1, 256, 0>,
     (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_MXFP4, 1, 128, 1>,
 };
@@ -97,11 +97,11 @@ expect_no sm_100a "$S120_NV" "sm120 NVFP4 kernel" "$P_ANYFP4"
 for k in "$EX_MX" "$EX_NV" "$S120_MX" "$S120_NV" "$TC_MX" "$TC_NV"; do expect_no sm_90a "$k" "/$k/" "$P_ANYFP4"; done
 expect sm_90a "$EX_MX" "exact MXFP4 kernel" 'IMMA\.16832\.S8\.S8'
 expect sm_90a "$EX_NV" "exact NVFP4 kernel" 'IMMA\.16816\.S8\.S8'
-WG_NV='w4a16_wgmma_kernelILi1ELi1ELi128EEv'; WG_MX='w4a16_wgmma_kernelILi0ELi1ELi256EEv'; WG_H='w4a16_wgmma_kernelILi1ELi0ELi64EEv'
+WG_NV='w4a16_wgmma_kernelILi1ELi1ELi128EEv'; WG_MX='w4a16_wgmma_kernelILi0ELi1ELi128EEv'; WG_H='w4a16_wgmma_kernelILi1ELi0ELi128EEv'
 for a in sm_90a sm_100a sm_120a; do echo "INFO: $a: $(fn $a "fp4__cuda_gemm_w4a16_wgmma" | wc -l) wgmma kernels"; done
 expect sm_90a "$WG_NV" "wgmma NVFP4 bf16 kernel" 'HGMMA\.64x128x16\.F32\.BF16 '
-expect sm_90a "$WG_MX" "wgmma MXFP4 bf16 kernel" 'HGMMA\.64x256x16\.F32\.BF16 '
-expect sm_90a "$WG_H" "wgmma NVFP4 f16 kernel" 'HGMMA\.64x64x16\.F32 '
+expect sm_90a "$WG_MX" "wgmma MXFP4 bf16 kernel" 'HGMMA\.64x128x16\.F32\.BF16 '
+expect sm_90a "$WG_H" "wgmma NVFP4 f16 kernel" 'HGMMA\.64x128x16\.F32 '
 TMA_NV='w4a16_tma_kernelILi1ELi1ELi256ELi0EEv'; TMA_MX='w4a16_tma_kernelILi0ELi1ELi128ELi1EEv'
 expect sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'HGMMA\.64x256x16\.F32\.BF16 '
 expect sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'UTMALDG\.2D'
