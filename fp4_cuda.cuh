@@ -1049,6 +1049,422 @@ FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t row
 }
 
 /* ==== gemv ==== */
+/* FP4_CUDA_GEMV_MMA: 1 selects the tensor-core decode GEMV (mma.sync with byte-permute decoding,
+ * below); default 0 keeps the CUDA-core kernel, the one measured and tested on the device so far. The
+ * tensor-core kernel compiles for every target and was checked on the host (fragment layout), but has
+ * not yet run on a GPU: build tests/test_cuda.cu and bench/bench_cuda.cu with -DFP4_CUDA_GEMV_MMA=1
+ * to check and measure it, then make it the default. */
+#ifndef FP4_CUDA_GEMV_MMA
+#define FP4_CUDA_GEMV_MMA 0
+#endif
+#if FP4_CUDA_GEMV_MMA
+/* W4A16 decode GEMV, C[M,N] = alpha * A[M,K] . B[N,K]^T + beta * C for M <= FP4_CUDA_GEMV_MAX_M:
+ * fp4_cuda_gemv_w4a16_<act>_<out>, the signature of fp4_gemm_w4a16_<act>_<out> plus a stream. It is
+ * the small-M half of the W4A16 GEMM: the fp4_cuda_gemm_w4a16_* entry points of fp4_cuda_gemm.inl hand
+ * small M here. Accuracy is spec §5's bound (not bit-exact): tensor-core sums in fp32.
+ *
+ * Shape of the fast kernel (K a multiple of 32, 16-byte aligned operands): a CTA of FP4__GEMV_WARPS
+ * warps owns FP4__GEMV_WARPS x 16 weight rows and one K range (split-K when N is small; the fp32
+ * partials are summed by a second kernel in split order: deterministic). Its activations for that
+ * range are staged once in shared memory (bf16 or f16; f32 split into bf16 hi + mid + lo, 24 bits).
+ * Each warp runs mma.sync m16n8k16 with its 16 weight rows as the A operand and up to 8 (one n-tile)
+ * or 16 (two) activation rows as B. Lane (g, t) streams 16 bytes (32 codes, one MXFP4 block or two
+ * NVFP4 blocks) of rows g and g + 8 per 128-wide K step with L1-bypassing loads, FP4__GEMV_U steps in
+ * flight, and decodes them with the byte-permute decoder of fp4_cuda_gemm.inl
+ * (fp4__cuda_gemm_e2m1x4_h16: exact E2M1 values as bf16/f16 pairs). Since the four lanes of a group
+ * hold different K ranges, an MMA's k index is mapped to the lanes' own codes (the activations are
+ * read with the same mapping), and the block scale is multiplied into the 16-bit weights before the
+ * MMA (one mul.rn per pair):
+ *   NVFP4: E2M1 x E4M3 is exact in bf16 and f16; one fp32 accumulator over the whole K range.
+ *   MXFP4: the four lanes agree on their largest exponent E0 per row (two shuffles), the weights take
+ *          2^(e - E0) (exact, <= 1: no overflow, also in f16), a fresh accumulator per 128-wide step
+ *          is promoted into fp32 with 2^(E0 - 127). A NaN scale gives NaN.
+ * Activations are staged with rows 64 bytes apart beyond a multiple of 128 and 16-byte units XOR-ed
+ * with the lane's group index, so a quarter warp's 16-byte shared loads hit every bank once. */
+#define FP4_CUDA_GEMV_MAX_M 16
+#define FP4__GEMV_WARPS 8                      /* warps per CTA, 16 weight rows each */
+#define FP4__GEMV_ROWS (16 * FP4__GEMV_WARPS)  /* weight rows per CTA */
+#ifndef FP4__GEMV_U
+#define FP4__GEMV_U 2 /* 128-wide K steps in flight per warp (2 x 16-byte loads per lane each) */
+#endif
+#ifndef FP4__GEMV_MINB
+#define FP4__GEMV_MINB 3 /* CTAs per SM the register allocation must allow */
+#endif
+
+typedef struct fp4__cuda_gparams {
+  const void *A;
+  int64_t lda, M, N, K, sc; /* sc: scale columns */
+  const uint8_t *B, *S;
+  fp4_layout layout;
+  fp4_dtype ct;
+  float alpha_eff, beta;
+  void *C;
+  int64_t ldc;
+  float *part;         /* split-K partials [nsplit][M][N], or NULL */
+  int64_t nsplit, kc;  /* splits, K elements per split (a multiple of 128) */
+} fp4__cuda_gparams;
+
+/* Split-K of the fast kernel: enough CTAs for every SM (132 on an H100) to stream several, each split
+ * at least 256 wide; K per split (*kc) is a multiple of 128. More rows of activations make the
+ * partials dearer, so M > 4 aims at half as many CTAs. */
+FP4_CUDA_API int64_t fp4__cuda_gemv_splits(int64_t M, int64_t N, int64_t K, int64_t *kc) {
+  int64_t rb = (N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS, want = M <= 4 ? 792 : 396, steps = (K + 127) / 128;
+  int64_t s = (want + rb - 1) / rb, c;
+  if (s > steps / 2) s = steps / 2;
+  if (s < 1) s = 1;
+  c = (steps + s - 1) / s * 128;
+  if (kc) *kc = c;
+  return (K + c - 1) / c;
+}
+
+FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K) {
+  int64_t s;
+  if (M <= 0 || N <= 0 || K <= 0 || M > FP4_CUDA_GEMV_MAX_M) return 0;
+  s = fp4__cuda_gemv_splits(M, N, K, NULL);
+  return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
+}
+
+FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                             float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
+                                             size_t ws_bytes, cudaStream_t stream);
+
+/* The decode GEMV uses the byte-permute E2M1 decoder, the bf16/f16 mma.sync and packed multiply of
+ * fp4_cuda_gemm.inl (which in turn hands small M back to fp4__cuda_gemv_w4a16, declared above). */
+#include "fp4_cuda_gemm.inl"
+
+/* Factor 2^(e - e0) (e <= e0) as a pair of bf16 (BF) or f16; NaN pair for the NaN code 0xFF. */
+template <int BF> static __device__ __forceinline__ uint32_t fp4__cuda_gemv_pow2(uint32_t e, uint32_t e0) {
+  int d = (int)e - (int)e0;
+  uint32_t h;
+  if (e == 0xFFu) h = BF ? 0x7FC0u : 0x7E00u;
+  else if (BF) h = d >= -126 ? (uint32_t)(127 + d) << 7 : 0u;
+  else h = d >= -14 ? (uint32_t)(15 + d) << 10 : d >= -24 ? 1u << (d + 24) : 0u;
+  return h * 0x10001u;
+}
+
+/* 2^(e0 - 127) as f32 (E8M0 value, 2^-127 as a subnormal); NaN for 0xFF. */
+static __device__ __forceinline__ float fp4__cuda_gemv_e8m0(uint32_t e0) {
+  return e0 == 0xFFu ? fp4__nan() : e0 ? __uint_as_float(e0 << 23) : __uint_as_float(0x00400000u);
+}
+
+/* Eight activations (k .. k + 7 of one row) as T 16-bit units: bf16/f16 as they are; f32 split into
+ * bf16 hi + mid + lo by truncation (exact: 8 + 8 + 8 significant bits; non-finite -> hi only). */
+template <int AT> static __device__ __forceinline__ void fp4__cuda_gemv_act(const void *p, uint4 *v) {
+  if (AT != FP4_F32) {
+    v[0] = __ldg((const uint4 *)p);
+  } else {
+    float4 x0 = __ldg((const float4 *)p), x1 = __ldg((const float4 *)p + 1);
+    float f[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+    uint32_t h[3][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      uint32_t o[3][2];
+#pragma unroll
+      for (int j = 0; j < 2; j++) {
+        float x = f[2 * i + j];
+        uint32_t b = __float_as_uint(x);
+        if ((b & 0x7F800000u) == 0x7F800000u) {
+          o[0][j] = (b & 0x007FFFFFu) ? 0x7FC0u : b >> 16;
+          o[1][j] = o[2][j] = 0u;
+        } else {
+          float r = __fsub_rn(x, __uint_as_float(b & 0xFFFF0000u));
+          uint32_t rb = __float_as_uint(r);
+          float l = __fsub_rn(r, __uint_as_float(rb & 0xFFFF0000u));
+          o[0][j] = b >> 16;
+          o[1][j] = rb >> 16;
+          o[2][j] = __float_as_uint(l) >> 16;
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < 3; u++) h[u][i] = o[u][0] | (o[u][1] << 16);
+    }
+#pragma unroll
+    for (int u = 0; u < 3; u++) v[u] = make_uint4(h[u][0], h[u][1], h[u][2], h[u][3]);
+  }
+}
+
+/* Final value of output (m, n) from the fp32 sum acc (in true units). */
+static __device__ __forceinline__ void fp4__cuda_gemv_store(const fp4__cuda_gparams &p, int64_t m, int64_t n,
+                                                            float acc) {
+  int64_t i = m * p.ldc + n;
+  fp4__store(p.C, p.ct, i, fp4_gemm_epilogue(p.alpha_eff, acc, p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, i) : 0.0f));
+}
+
+/* The fast kernel (see the banner). AT: activation type; NV: NVFP4 (else MXFP4); NT: n-tiles of 8
+ * activation rows (1: M <= 8, 2: M <= 16). Grid: (row blocks of FP4__GEMV_ROWS, splits). */
+template <int AT, int NV, int NT>
+FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cuda_gemv_kernel(fp4__cuda_gparams p) {
+  constexpr int BF = AT != FP4_F16;       /* MMA operand type: f16 only for f16 activations */
+  constexpr int T = AT == FP4_F32 ? 3 : 1; /* 16-bit terms per activation */
+  constexpr int COLS = 8 * NT;
+  constexpr int KS = AT == FP4_F32 ? (NT == 1 ? 512 : 256) : 1024; /* K staged per pass */
+  constexpr int RS = KS / 8 + 4; /* row stride in 16-byte units: 64 bytes past a multiple of 128 */
+  constexpr int U = FP4__GEMV_U;
+  __shared__ uint4 sa[T * COLS * RS];
+  __shared__ uint32_t lut[NV ? 256 : 1];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int64_t split = blockIdx.y, kb = split * p.kc, ke = kb + p.kc < p.K ? kb + p.kc : p.K;
+  const int64_t n0 = (int64_t)blockIdx.x * FP4__GEMV_ROWS + warp * 16;
+  const int64_t ra = n0 + g < p.N ? n0 + g : p.N - 1, rb = n0 + g + 8 < p.N ? n0 + g + 8 : p.N - 1;
+  const uint8_t *wa = p.B + ra * (p.K / 2), *wb = p.B + rb * (p.K / 2);
+  float acc[NT][4];
+#pragma unroll
+  for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+  if (NV)
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) {
+      float s = fp4_e4m3_to_float((uint8_t)i);
+      uint32_t h = (i & 0x7F) == 0x7F ? (BF ? 0x7FC0u : 0x7E00u) : BF ? fp4_f32_to_bf16(s) : fp4_f32_to_f16(s);
+      lut[i] = h * 0x10001u; /* exact: E4M3 fits bf16 and f16 */
+    }
+  for (int64_t k0 = kb; k0 < ke; k0 += KS) {
+    const int64_t k1 = k0 + KS < ke ? k0 + KS : ke;
+    __syncthreads(); /* the previous pass is read */
+    for (int i = threadIdx.x; i < COLS * (KS / 8); i += blockDim.x) {
+      const int c = i / (KS / 8), u = i % (KS / 8);
+      const int64_t k = k0 + 8 * u;
+      uint4 v[T];
+#pragma unroll
+      for (int s = 0; s < T; s++) v[s] = make_uint4(0u, 0u, 0u, 0u);
+      if (c < p.M && k < k1)
+        fp4__cuda_gemv_act<AT>((const char *)p.A + (size_t)(c * p.lda + k) * (AT == FP4_F32 ? 4 : 2), v);
+#pragma unroll
+      for (int s = 0; s < T; s++) sa[(s * COLS + c) * RS + (u ^ ((u >> 2) & 3))] = v[s];
+    }
+    __syncthreads();
+    if (n0 >= p.N) continue; /* warp-uniform; the barriers above are still met */
+    const int nsteps = (int)((k1 - k0 + 127) / 128);
+    for (int s0 = 0; s0 < nsteps; s0 += U) {
+      uint4 wv[U][2];
+      uint32_t sv[U][2];
+#pragma unroll
+      for (int s = 0; s < U; s++) {
+        const int64_t kk = k0 + 128 * (s0 + s) + 32 * t;
+        wv[s][0] = wv[s][1] = make_uint4(0u, 0u, 0u, 0u);
+        sv[s][0] = sv[s][1] = 0u;
+        if (s0 + s < nsteps && kk < k1) {
+          wv[s][0] = fp4__cuda_ld_stream16(wa + kk / 2);
+          wv[s][1] = fp4__cuda_ld_stream16(wb + kk / 2);
+          if (NV) {
+            const int64_t c = kk / 16; /* even: blocks c, c + 1 are adjacent in both layouts */
+            size_t oa = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(ra, c, p.sc) : (size_t)(ra * p.sc + c);
+            size_t ob = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(rb, c, p.sc) : (size_t)(rb * p.sc + c);
+            sv[s][0] = __ldg((const unsigned short *)(p.S + oa));
+            sv[s][1] = __ldg((const unsigned short *)(p.S + ob));
+          } else {
+            const int64_t c = kk / 32;
+            size_t oa = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(ra, c, p.sc) : (size_t)(ra * p.sc + c);
+            size_t ob = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(rb, c, p.sc) : (size_t)(rb * p.sc + c);
+            sv[s][0] = __ldg(p.S + oa);
+            sv[s][1] = __ldg(p.S + ob);
+          }
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < U; s++) {
+        if (s0 + s >= nsteps) break; /* warp-uniform */
+        const int ub = 16 * (s0 + s) + 4 * t; /* the lane's first 16-byte unit in the pass */
+        float d[NT][4];
+        float *dst[NT];
+        uint32_t fa[2], fb[2];
+        float pa = 1.0f, pb = 1.0f;
+        if (NV) {
+          fa[0] = lut[sv[s][0] & 0xFFu];
+          fa[1] = lut[sv[s][0] >> 8];
+          fb[0] = lut[sv[s][1] & 0xFFu];
+          fb[1] = lut[sv[s][1] >> 8];
+#pragma unroll
+          for (int j = 0; j < NT; j++) dst[j] = acc[j];
+        } else {
+          uint32_t e = sv[s][0] | (sv[s][1] << 16); /* lanes past K hold 0: never the maximum's cause */
+          e = __vmaxu2(e, __shfl_xor_sync(0xFFFFFFFFu, e, 1));
+          e = __vmaxu2(e, __shfl_xor_sync(0xFFFFFFFFu, e, 2));
+          fa[0] = fa[1] = fp4__cuda_gemv_pow2<BF>(sv[s][0], e & 0xFFFFu);
+          fb[0] = fb[1] = fp4__cuda_gemv_pow2<BF>(sv[s][1], e >> 16);
+          pa = fp4__cuda_gemv_e8m0(e & 0xFFFFu);
+          pb = fp4__cuda_gemv_e8m0(e >> 16);
+#pragma unroll
+          for (int j = 0; j < NT; j++) {
+            d[j][0] = d[j][1] = d[j][2] = d[j][3] = 0.0f;
+            dst[j] = d[j];
+          }
+        }
+#pragma unroll
+        for (int w = 0; w < 4; w++) { /* word w: codes 8w .. 8w + 7 of the lane's 32 */
+          const uint32_t xa = w == 0 ? wv[s][0].x : w == 1 ? wv[s][0].y : w == 2 ? wv[s][0].z : wv[s][0].w;
+          const uint32_t xb = w == 0 ? wv[s][1].x : w == 1 ? wv[s][1].y : w == 2 ? wv[s][1].z : wv[s][1].w;
+          uint32_t qa[4], qb[4];
+          fp4__cuda_gemm_e2m1x4_h16<BF>(xa, qa[0], qa[1]);
+          fp4__cuda_gemm_e2m1x4_h16<BF>(xa >> 16, qa[2], qa[3]);
+          fp4__cuda_gemm_e2m1x4_h16<BF>(xb, qb[0], qb[1]);
+          fp4__cuda_gemm_e2m1x4_h16<BF>(xb >> 16, qb[2], qb[3]);
+#pragma unroll
+          for (int i = 0; i < 4; i++) {
+            qa[i] = fp4__cuda_gemm_hmul2<BF>(qa[i], fa[w >> 1]);
+            qb[i] = fp4__cuda_gemm_hmul2<BF>(qb[i], fb[w >> 1]);
+          }
+          /* MMA h: k = 2t, 2t+1 <-> codes 8w + 4h + 0, 1; k = 2t+8, 2t+9 <-> codes 8w + 4h + 2, 3 */
+          const uint32_t a0[4] = {qa[0], qb[0], qa[1], qb[1]}, a1[4] = {qa[2], qb[2], qa[3], qb[3]};
+          const int us = ub + (w ^ t);
+#pragma unroll
+          for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int r = 0; r < T; r++) {
+              const uint4 bv = sa[(r * COLS + 8 * j + g) * RS + us];
+              const uint32_t b0[2] = {bv.x, bv.y}, b1[2] = {bv.z, bv.w};
+              fp4__cuda_gemm_mma_h16<BF>(dst[j], a0, b0);
+              fp4__cuda_gemm_mma_h16<BF>(dst[j], a1, b1);
+            }
+        }
+        if (!NV) {
+#pragma unroll
+          for (int j = 0; j < NT; j++) {
+            acc[j][0] = fmaf(d[j][0], pa, acc[j][0]);
+            acc[j][1] = fmaf(d[j][1], pa, acc[j][1]);
+            acc[j][2] = fmaf(d[j][2], pb, acc[j][2]);
+            acc[j][3] = fmaf(d[j][3], pb, acc[j][3]);
+          }
+        }
+      }
+    }
+  }
+  if (n0 >= p.N) return;
+#pragma unroll
+  for (int j = 0; j < NT; j++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int64_t n = n0 + g + (i >= 2 ? 8 : 0), m = 8 * j + 2 * t + (i & 1);
+      if (m < p.M && n < p.N) {
+        if (p.part) p.part[(split * p.M + m) * p.N + n] = acc[j][i];
+        else fp4__cuda_gemv_store(p, m, n, acc[j][i]);
+      }
+    }
+}
+
+static __device__ __forceinline__ float fp4__cuda_warp_sum(float v) {
+#pragma unroll
+  for (int d = 16; d >= 1; d >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
+  return v;
+}
+
+/* Generic path (any K multiple of the block, any alignment): one warp per output row n, lanes over K
+ * elements, then a fixed-order warp sum. */
+template <int AT>
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_gparams p, fp4_format fmt) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (n >= p.N) return;
+  int blk = fp4_format_block(fmt);
+  for (int64_t m = 0; m < p.M; m++) {
+    float acc = 0.0f;
+    for (int64_t k = lane; k < p.K; k += 32) {
+      uint8_t code = (uint8_t)((p.B[n * (p.K / 2) + k / 2] >> (4 * (k & 1))) & 0xFu);
+      uint8_t s = p.S[fp4__scale_offset(p.layout, n, k / blk, p.sc)];
+      float w = fp4_dequant_value(fmt, FP4_RULE_DEFAULT, code, s, 1.0f);
+      acc = fmaf(fp4__cuda_load<AT>(p.A, m * p.lda + k), w, acc);
+    }
+    acc = fp4__cuda_warp_sum(acc);
+    if (lane == 0) fp4__cuda_gemv_store(p, m, n, acc);
+  }
+}
+
+/* Split-K reduction in split order (deterministic), then the epilogue. */
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= p.M * p.N) return;
+  float acc = 0.0f;
+  for (int64_t s = 0; s < p.nsplit; s++) acc += p.part[s * p.M * p.N + i];
+  fp4__cuda_gemv_store(p, i / p.N, i % p.N, acc);
+}
+
+template <int AT>
+static inline void fp4__cuda_gemv_go(const fp4__cuda_gparams &p, int nv, cudaStream_t stream) {
+  dim3 grid((unsigned)((p.N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS), (unsigned)p.nsplit);
+  if (p.M <= 8) {
+    if (nv) fp4__cuda_gemv_kernel<AT, 1, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv_kernel<AT, 0, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+  } else {
+    if (nv) fp4__cuda_gemv_kernel<AT, 1, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv_kernel<AT, 0, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+  }
+}
+
+FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+                                             float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
+                                             size_t ws_bytes, cudaStream_t stream) {
+  fp4__cuda_gparams p;
+  fp4_status st;
+  int nv, fast;
+  size_t need;
+  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
+  if (!A) return FP4_ERR_NULL;
+  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
+  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
+  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
+  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
+  if (M > FP4_CUDA_GEMV_MAX_M) return FP4_ERR_UNSUPPORTED;
+  memset(&p, 0, sizeof p);
+  nv = B->format == FP4_NVFP4;
+  p.A = A;
+  p.lda = lda;
+  p.M = M;
+  p.N = B->rows;
+  p.K = B->cols;
+  p.sc = B->cols / fp4_format_block(B->format);
+  p.B = B->data;
+  p.S = B->scales;
+  p.layout = B->scale_layout;
+  p.ct = ct;
+  p.alpha_eff = alpha * B->tensor_scale;
+  p.beta = beta;
+  p.C = C;
+  p.ldc = ldc;
+  fast = p.K % 32 == 0 && fp4__cuda_aligned(B->data, 16) && fp4__cuda_aligned(A, 16) &&
+         (lda * (int64_t)fp4__dtype_size(at)) % 16 == 0 && (!nv || fp4__cuda_aligned(B->scales, 2));
+  if (!fast) {
+    unsigned grid = fp4__cuda_grid(p.N, 8);
+    p.nsplit = 1;
+    if (at == FP4_F32) fp4__cuda_gemv_generic_kernel<FP4_F32><<<grid, 256, 0, stream>>>(p, B->format);
+    else if (at == FP4_BF16) fp4__cuda_gemv_generic_kernel<FP4_BF16><<<grid, 256, 0, stream>>>(p, B->format);
+    else fp4__cuda_gemv_generic_kernel<FP4_F16><<<grid, 256, 0, stream>>>(p, B->format);
+    return fp4__cuda_launched();
+  }
+  p.nsplit = fp4__cuda_gemv_splits(M, p.N, p.K, &p.kc);
+  need = p.nsplit > 1 ? (size_t)(p.nsplit * M * p.N) * sizeof(float) : 0;
+  if (need) {
+    if (!ws) return FP4_ERR_NULL;
+    if (ws_bytes < need) return FP4_ERR_WORKSPACE;
+    if ((uintptr_t)ws % 4) return FP4_ERR_ALIGN;
+    p.part = (float *)ws;
+  }
+  if (at == FP4_F32) fp4__cuda_gemv_go<FP4_F32>(p, nv, stream);
+  else if (at == FP4_BF16) fp4__cuda_gemv_go<FP4_BF16>(p, nv, stream);
+  else fp4__cuda_gemv_go<FP4_F16>(p, nv, stream);
+  if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+  if (p.part) {
+    fp4__cuda_gemv_reduce_kernel<<<fp4__cuda_grid(M * p.N, 256), 256, 0, stream>>>(p);
+    if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+  }
+  return FP4_OK;
+}
+
+/* Stamp out fp4_cuda_gemv_w4a16_<act>_<out> (activation, output). */
+#define FP4__CUDA_GEMV(AN, AT, ADT, ON, OT, ODT)                                                              \
+  FP4_CUDA_API fp4_status FP4__CAT3(fp4_cuda_gemv_w4a16_, AN, FP4__CAT3(_, ON, ))(                          \
+      const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc, \
+      void *ws, size_t ws_bytes, cudaStream_t stream) {                                                      \
+    return fp4__cuda_gemv_w4a16(A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, ws, ws_bytes, stream);          \
+  }
+#define FP4__CUDA_GEMV_OUTS(AN, AT, ADT)                 \
+  FP4__CUDA_GEMV(AN, AT, ADT, f32, float, FP4_F32)       \
+  FP4__CUDA_GEMV(AN, AT, ADT, bf16, uint16_t, FP4_BF16)  \
+  FP4__CUDA_GEMV(AN, AT, ADT, f16, uint16_t, FP4_F16)
+FP4__CUDA_GEMV_OUTS(f32, float, FP4_F32)
+FP4__CUDA_GEMV_OUTS(bf16, uint16_t, FP4_BF16)
+FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
+#undef FP4__CUDA_GEMV
+#undef FP4__CUDA_GEMV_OUTS
+
+#else /* !FP4_CUDA_GEMV_MMA: the CUDA-core kernel */
 /* W4A16 decode GEMV, C[M,N] = alpha * A[M,K] . B[N,K]^T + beta * C for M <= FP4_CUDA_GEMV_MAX_M:
  * fp4_cuda_gemv_w4a16_<act>_<out>, the signature of fp4_gemm_w4a16_<act>_<out> plus a stream. It is
  * the small-M half of the W4A16 GEMM: a fp4_cuda_gemm_w4a16_* entry point for every M dispatches
@@ -1409,6 +1825,8 @@ FP4__CUDA_GEMV_OUTS(bf16, uint16_t, FP4_BF16)
 FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
 #undef FP4__CUDA_GEMV
 #undef FP4__CUDA_GEMV_OUTS
+
+#endif /* FP4_CUDA_GEMV_MMA */
 
 /* ==== gemm ==== (tensor-core GEMMs) */
 #if __has_include("fp4_cuda_gemm.inl")

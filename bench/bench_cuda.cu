@@ -2,7 +2,8 @@
 /* CUDA benchmarks (PERF.md): quantize bandwidth against a device-to-device cudaMemcpy, and the W4A16
  * decode GEMV against cuBLAS BF16 (cublasGemmEx), both baselines measured in the same run. CUDA
  * events, warm-up, median of many runs, buffers rotated beyond the L2, random (non-zero) data.
- * Usage: bench_cuda [quant|gemv|all] [once]   ("once": one run per kernel, no warm-up: for a profiler) */
+ * Usage: bench_cuda [quant|gemv|all] [once]   ("once": one run per kernel, no warm-up: for a profiler;
+ * "gemv" measures the copy baseline alone, then the GEMV) */
 #include "fp4_cuda.cuh"
 #include <cublas_v2.h>
 #include <stdio.h>
@@ -158,12 +159,33 @@ static void bench_quant(void) {
   CK(cudaFree(ws));
 }
 
+/* Copy baseline alone (for a GEMV-only run): device-to-device cudaMemcpy of 256 MiB. */
+static void bench_copy(void) {
+  const size_t xb = (size_t)256 << 20;
+  void *x, *y;
+  CK(cudaMalloc(&x, xb));
+  CK(cudaMalloc(&y, xb));
+  fill_bf16<<<4096, 256>>>((uint16_t *)x, xb / 2, 1234);
+  CK(cudaDeviceSynchronize());
+  float tc = time_us([&](int) { CK(cudaMemcpyAsync(y, x, xb, cudaMemcpyDeviceToDevice, 0)); }, 5, 30);
+  copy_gbs = 2.0 * (double)xb / (tc * 1e3);
+  printf("device-to-device cudaMemcpy of 256 MiB: %.1f us, %.0f GB/s (read + write)\n", tc, copy_gbs);
+  CK(cudaFree(x));
+  CK(cudaFree(y));
+}
+
 static void bench_gemv(void) {
   cublasHandle_t h;
   const int64_t shapes[3][2] = {{8192, 8192}, {28672, 8192}, {8192, 28672}};
   const int Ms[3] = {1, 4, 16};
   CB(cublasCreate(&h));
   printf("\n## W4A16 decode GEMV, bf16 activations and output, vs cuBLAS BF16 (cublasGemmEx)\n");
+#if FP4_CUDA_GEMV_MMA
+  printf("kernel: tensor cores, %d warps x 16 rows per CTA, %d K steps in flight, >= %d CTAs per SM\n", FP4__GEMV_WARPS,
+         FP4__GEMV_U, FP4__GEMV_MINB);
+#else
+  printf("kernel: CUDA cores (build with -DFP4_CUDA_GEMV_MMA=1 for the tensor-core kernel)\n");
+#endif
   printf("weight buffers rotated (> 2x the 50 MB L2 per set); TB/s counts weight data + scale bytes\n\n");
   printf("| M | N x K | cuBLAS BF16 us | NVFP4 us | x cuBLAS | TB/s | of copy | MXFP4 us | x cuBLAS | TB/s | of copy |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -244,7 +266,8 @@ int main(int argc, char **argv) {
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
-  if (!strcmp(what, "quant") || !strcmp(what, "all") || !strcmp(what, "gemv")) bench_quant(); /* copy baseline */
+  if (!strcmp(what, "quant") || !strcmp(what, "all")) bench_quant(); /* measures the copy baseline too */
+  if (!strcmp(what, "gemv")) bench_copy();
   if (!strcmp(what, "gemv") || !strcmp(what, "all")) bench_gemv();
   return 0;
 }

@@ -388,7 +388,9 @@ static void test_swizzle(void) {
 /* W4A16 GEMV: relative Frobenius error against float64 of the dequantized operands. */
 static void gemv_case(fp4_format f, fp4_rule rule, fp4_layout layout, int at, int ot, int64_t M, int64_t N,
                       int64_t K, float alpha, float beta, double wscale) {
-  int64_t lda = K + (at == FP4_F32 ? 4 : 8) * (int64_t)(h_rand() % 2), ldc = N + (int64_t)(h_rand() % 3);
+  /* lda: 16-byte multiples (fast kernel) or, now and then, one element more (generic kernel) */
+  int64_t lda = K + (h_rand() % 5 == 0 ? 1 : (at == FP4_F32 ? 4 : 8) * (int64_t)(h_rand() % 2)),
+          ldc = N + (int64_t)(h_rand() % 3);
   size_t db = fp4_data_bytes(N, K), sb = fp4_scale_bytes(f, N, K, layout);
   float *w = (float *)malloc((size_t)(N * K) * 4), *wd = (float *)malloc((size_t)(N * K) * 4);
   uint8_t *q = (uint8_t *)malloc(db), *s = (uint8_t *)malloc(sb);
@@ -396,11 +398,11 @@ static void gemv_case(fp4_format f, fp4_rule rule, fp4_layout layout, int at, in
   fp4_tensor t;
   size_t aes = at == FP4_F32 ? 4 : 2, oes = ot == FP4_F32 ? 4 : 2;
   unsigned char *a = (unsigned char *)malloc((size_t)(M * lda) * aes), *c0 = (unsigned char *)malloc((size_t)(M * ldc) * oes),
-                *c1 = (unsigned char *)malloc((size_t)(M * ldc) * oes);
+                *c1 = (unsigned char *)malloc((size_t)(M * ldc) * oes), *c2 = (unsigned char *)malloc((size_t)(M * ldc) * oes);
   double *ad = (double *)malloc((size_t)(M * K) * 8), num = 0, den = 0;
   char ctx[160];
-  snprintf(ctx, sizeof ctx, "%s at=%d ot=%d M=%lld N=%lld K=%lld lay=%d", fp4_rule_name(rule), at, ot, (long long)M,
-           (long long)N, (long long)K, (int)layout);
+  snprintf(ctx, sizeof ctx, "%s at=%d ot=%d M=%lld N=%lld K=%lld lda=%lld lay=%d", fp4_rule_name(rule), at, ot,
+           (long long)M, (long long)N, (long long)K, (long long)lda, (int)layout);
   for (int64_t i = 0; i < N * K; i++) w[i] = (float)(h_normal() * wscale * (1.0 + (double)((i / K) % 5)));
   cfg.rule = rule;
   memset(s, 0, sb);
@@ -442,14 +444,19 @@ static void gemv_case(fp4_format f, fp4_rule rule, fp4_layout layout, int at, in
   if (ot == FP4_F32) GV(AN, AT_, f32, float);         \
   else if (ot == FP4_BF16) GV(AN, AT_, bf16, uint16_t); \
   else GV(AN, AT_, f16, uint16_t)
-    if (at == FP4_F32) { GV_O(f32, float); }
-    else if (at == FP4_BF16) { GV_O(bf16, uint16_t); }
-    else { GV_O(f16, uint16_t); }
+    for (int rep = 0; rep < 2; rep++) { /* twice: the result must not change (deterministic split-K) */
+      if (rep) CK(cudaMemcpy(dc, c0, (size_t)(M * ldc) * oes, cudaMemcpyHostToDevice));
+      if (at == FP4_F32) { GV_O(f32, float); }
+      else if (at == FP4_BF16) { GV_O(bf16, uint16_t); }
+      else { GV_O(f16, uint16_t); }
+      CHECK_EQ(FP4_OK, st);
+      CK(cudaDeviceSynchronize());
+      hcopy(rep ? c2 : c1, dc, (size_t)(M * ldc) * oes);
+    }
 #undef GV
 #undef GV_O
-    CHECK_EQ(FP4_OK, st);
-    CK(cudaDeviceSynchronize());
-    hcopy(c1, dc, (size_t)(M * ldc) * oes);
+    if (memcmp(c1, c2, (size_t)(M * ldc) * oes)) fprintf(stderr, "  gemv not repeatable [%s]\n", ctx);
+    CHECK(memcmp(c1, c2, (size_t)(M * ldc) * oes) == 0);
     CK(cudaFree(da));
     CK(cudaFree(dc));
     CK(cudaFree(dq));
@@ -495,16 +502,19 @@ static void gemv_case(fp4_format f, fp4_rule rule, fp4_layout layout, int at, in
   free(a);
   free(c0);
   free(c1);
+  free(c2);
   free(ad);
 }
 
 static void test_gemv(void) {
-  static const int64_t Ms[] = {1, 2, 4, 5, 8, 13, 16};
   static const fp4_rule rules[] = {FP4_MX_OCP, FP4_NV_6, FP4_MX_ABSMAX3, FP4_NV_4OVER6_MSE};
-  for (int i = 0; i < 28; i++) {
+  /* every M in 1..16 (one or two n-tiles), every activation and output type, both formats and layouts,
+   * split-K on (K = 8192, small N) and off, K tails at block granularity (not a multiple of the 128-wide
+   * step; NVFP4 K = 16 * odd takes the generic kernel) */
+  for (int i = 0; i < 48; i++) {
     fp4_rule rule = rules[i % 4];
     fp4_format f = fp4_rule_format(rule);
-    int64_t M = Ms[i % 7], N = 1 + (int64_t)(h_rand() % 300), K;
+    int64_t M = 1 + (i * 7) % 16, N = 1 + (int64_t)(h_rand() % 300), K;
     int at = (int)((i / 4) % 3), ot = (int)((i / 2) % 3);
     switch (i % 5) {
     case 0: K = 8192; break;                /* split-K when N is small */
@@ -520,6 +530,13 @@ static void test_gemv(void) {
   gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 3, 129, 2048, 1.0f, 0.0f, 1e20);
   gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_F16, FP4_F32, 1, 64, 1024, 1.0f, 0.0f, 1e-20);
   gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 16, 333, 2048, 1.0f, 0.0f, 1e-12);
+  /* the same block-scale extremes with f16 and f32 activations (MXFP4 2^(e - e0) factors in f16) */
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_F16, FP4_F32, 9, 129, 2048, 1.0f, 0.0f, 1e20);
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_SWIZZLED, FP4_F32, FP4_F32, 12, 200, 1024, 1.0f, 0.0f, 1e-20);
+  gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_F32, 7, 250, 4096, 1.0f, 0.5f, 1e-12);
+  /* large N x K: several staged passes per CTA (f32), split-K with many splits */
+  gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_F32, FP4_F32, 16, 130, 16384, 1.0f, 0.0f, 1.0);
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_BF16, 1, 1000, 4000, 1.0f, 0.0f, 1.0);
 }
 
 int main(void) {
