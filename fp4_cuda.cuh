@@ -1087,6 +1087,12 @@ FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t row
 #ifndef FP4__GEMV_U
 #define FP4__GEMV_U 2 /* 128-wide K steps in flight per warp (2 x 16-byte loads per lane each) */
 #endif
+#ifndef FP4__GEMV_CTAS
+#define FP4__GEMV_CTAS 792 /* split-K aims at this many CTAs for M <= 4 (half for larger M) */
+#endif
+#ifndef FP4__GEMV_PIPE
+#define FP4__GEMV_PIPE 1 /* software pipelining: the next U steps load while this U are used */
+#endif
 #ifndef FP4__GEMV_MINB
 #define FP4__GEMV_MINB 3 /* CTAs per SM the register allocation must allow */
 #endif
@@ -1108,7 +1114,7 @@ typedef struct fp4__cuda_gparams {
  * at least 256 wide; K per split (*kc) is a multiple of 128. More rows of activations make the
  * partials dearer, so M > 4 aims at half as many CTAs. */
 FP4_CUDA_API int64_t fp4__cuda_gemv_splits(int64_t M, int64_t N, int64_t K, int64_t *kc) {
-  int64_t rb = (N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS, want = M <= 4 ? 792 : 396, steps = (K + 127) / 128;
+  int64_t rb = (N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS, want = M <= 4 ? FP4__GEMV_CTAS : FP4__GEMV_CTAS / 2, steps = (K + 127) / 128;
   int64_t s = (want + rb - 1) / rb, c;
   if (s > steps / 2) s = steps / 2;
   if (s < 1) s = 1;
@@ -1233,9 +1239,8 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
     __syncthreads();
     if (n0 >= p.N) continue; /* warp-uniform; the barriers above are still met */
     const int nsteps = (int)((k1 - k0 + 127) / 128);
-    for (int s0 = 0; s0 < nsteps; s0 += U) {
-      uint4 wv[U][2];
-      uint32_t sv[U][2];
+    /* one batch of U steps: the lane's 16 bytes of rows ra and rb per step, and their scale codes */
+    auto fetch = [&](int s0, uint4 (&wv)[U][2], uint32_t (&sv)[U][2]) {
 #pragma unroll
       for (int s = 0; s < U; s++) {
         const int64_t kk = k0 + 128 * (s0 + s) + 32 * t;
@@ -1259,6 +1264,17 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
           }
         }
       }
+    };
+    uint4 wv[U][2];
+    uint32_t sv[U][2];
+    fetch(0, wv, sv);
+    for (int s0 = 0; s0 < nsteps; s0 += U) {
+#if FP4__GEMV_PIPE
+      /* the next batch is in flight while this one is decoded and multiplied */
+      uint4 wn[U][2];
+      uint32_t sn[U][2];
+      if (s0 + U < nsteps) fetch(s0 + U, wn, sn);
+#endif
 #pragma unroll
       for (int s = 0; s < U; s++) {
         if (s0 + s >= nsteps) break; /* warp-uniform */
@@ -1325,6 +1341,19 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
           }
         }
       }
+#if FP4__GEMV_PIPE
+      if (s0 + U < nsteps) {
+#pragma unroll
+        for (int s = 0; s < U; s++) {
+          wv[s][0] = wn[s][0];
+          wv[s][1] = wn[s][1];
+          sv[s][0] = sn[s][0];
+          sv[s][1] = sn[s][1];
+        }
+      }
+#else
+      if (s0 + U < nsteps) fetch(s0 + U, wv, sv);
+#endif
     }
   }
   if (n0 >= p.N) return;
