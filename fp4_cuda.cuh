@@ -1049,15 +1049,6 @@ FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t row
 }
 
 /* ==== gemv ==== */
-/* FP4_CUDA_GEMV_MMA: 1 selects the tensor-core decode GEMV (mma.sync with byte-permute decoding,
- * below); default 0 keeps the CUDA-core kernel, the one measured and tested on the device so far. The
- * tensor-core kernel compiles for every target and was checked on the host (fragment layout), but has
- * not yet run on a GPU: build tests/test_cuda.cu and bench/bench_cuda.cu with -DFP4_CUDA_GEMV_MMA=1
- * to check and measure it, then make it the default. */
-#ifndef FP4_CUDA_GEMV_MMA
-#define FP4_CUDA_GEMV_MMA 0
-#endif
-#if FP4_CUDA_GEMV_MMA
 /* W4A16 decode GEMV, C[M,N] = alpha * A[M,K] . B[N,K]^T + beta * C for M <= FP4_CUDA_GEMV_MAX_M:
  * fp4_cuda_gemv_w4a16_<act>_<out>, the signature of fp4_gemm_w4a16_<act>_<out> plus a stream. It is
  * the small-M half of the W4A16 GEMM: the fp4_cuda_gemm_w4a16_* entry points of fp4_cuda_gemm.inl hand
@@ -1080,18 +1071,19 @@ FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t row
  *          2^(e - E0) (exact, <= 1: no overflow, also in f16), a fresh accumulator per 128-wide step
  *          is promoted into fp32 with 2^(E0 - 127). A NaN scale gives NaN.
  * Activations are staged with rows 64 bytes apart beyond a multiple of 128 and 16-byte units XOR-ed
- * with the lane's group index, so a quarter warp's 16-byte shared loads hit every bank once. */
+ * with the lane's group index, so a quarter warp's 16-byte shared loads hit every bank once.
+ * One exception: M = 1 with NVFP4 weights and 16-bit activations runs a CUDA-core kernel
+ * (fp4__cuda_gemv1_kernel below), which measured 1.2-1.3x faster there on the H100 (bench/RESULTS.md);
+ * at M = 1 MXFP4 and at every M >= 2 the tensor-core kernel is the faster one. */
 #define FP4_CUDA_GEMV_MAX_M 16
 #define FP4__GEMV_WARPS 8                      /* warps per CTA, 16 weight rows each */
 #define FP4__GEMV_ROWS (16 * FP4__GEMV_WARPS)  /* weight rows per CTA */
+#define FP4__GEMV1_R 4 /* weight rows per warp of the M = 1 NVFP4 kernel */
 #ifndef FP4__GEMV_U
 #define FP4__GEMV_U 2 /* 128-wide K steps in flight per warp (2 x 16-byte loads per lane each) */
 #endif
 #ifndef FP4__GEMV_CTAS
 #define FP4__GEMV_CTAS 792 /* split-K aims at this many CTAs for M <= 4 (half for larger M) */
-#endif
-#ifndef FP4__GEMV_PIPE
-#define FP4__GEMV_PIPE 1 /* software pipelining: the next U steps load while this U are used */
 #endif
 #ifndef FP4__GEMV_MINB
 #define FP4__GEMV_MINB 3 /* CTAs per SM the register allocation must allow */
@@ -1108,6 +1100,7 @@ typedef struct fp4__cuda_gparams {
   int64_t ldc;
   float *part;         /* split-K partials [nsplit][M][N], or NULL */
   int64_t nsplit, kc;  /* splits, K elements per split (a multiple of 128) */
+  int64_t cps;         /* the M = 1 kernel: 32-element chunks per split */
 } fp4__cuda_gparams;
 
 /* Split-K of the fast kernel: enough CTAs for every SM (132 on an H100) to stream several, each split
@@ -1123,10 +1116,19 @@ FP4_CUDA_API int64_t fp4__cuda_gemv_splits(int64_t M, int64_t N, int64_t K, int6
   return (K + c - 1) / c;
 }
 
+/* Split count of the M = 1 CUDA-core kernel: enough warps for every SM to stream, each split at least
+ * 64 chunks of 32 codes. */
+FP4_CUDA_API int64_t fp4__cuda_gemv1_splits(int64_t N, int64_t K) {
+  int64_t warps = (N + FP4__GEMV1_R - 1) / FP4__GEMV1_R, want = 132 * 12, kc = K / 32, s = 1;
+  while (warps * s < want && kc / (s * 2) >= 64) s *= 2;
+  return s;
+}
+
 FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K) {
   int64_t s;
   if (M <= 0 || N <= 0 || K <= 0 || M > FP4_CUDA_GEMV_MAX_M) return 0;
   s = fp4__cuda_gemv_splits(M, N, K, NULL);
+  if (M == 1 && fp4__cuda_gemv1_splits(N, K) > s) s = fp4__cuda_gemv1_splits(N, K);
   return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
 }
 
@@ -1269,12 +1271,6 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
     uint32_t sv[U][2];
     fetch(0, wv, sv);
     for (int s0 = 0; s0 < nsteps; s0 += U) {
-#if FP4__GEMV_PIPE
-      /* the next batch is in flight while this one is decoded and multiplied */
-      uint4 wn[U][2];
-      uint32_t sn[U][2];
-      if (s0 + U < nsteps) fetch(s0 + U, wn, sn);
-#endif
 #pragma unroll
       for (int s = 0; s < U; s++) {
         if (s0 + s >= nsteps) break; /* warp-uniform */
@@ -1341,19 +1337,7 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
           }
         }
       }
-#if FP4__GEMV_PIPE
-      if (s0 + U < nsteps) {
-#pragma unroll
-        for (int s = 0; s < U; s++) {
-          wv[s][0] = wn[s][0];
-          wv[s][1] = wn[s][1];
-          sv[s][0] = sn[s][0];
-          sv[s][1] = sn[s][1];
-        }
-      }
-#else
       if (s0 + U < nsteps) fetch(s0 + U, wv, sv);
-#endif
     }
   }
   if (n0 >= p.N) return;
@@ -1369,161 +1353,13 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
     }
 }
 
-static __device__ __forceinline__ float fp4__cuda_warp_sum(float v) {
-#pragma unroll
-  for (int d = 16; d >= 1; d >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, d);
-  return v;
-}
-
-/* Generic path (any K multiple of the block, any alignment): one warp per output row n, lanes over K
- * elements, then a fixed-order warp sum. */
-template <int AT>
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_gparams p, fp4_format fmt) {
-  const int lane = threadIdx.x & 31;
-  const int64_t n = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
-  if (n >= p.N) return;
-  int blk = fp4_format_block(fmt);
-  for (int64_t m = 0; m < p.M; m++) {
-    float acc = 0.0f;
-    for (int64_t k = lane; k < p.K; k += 32) {
-      uint8_t code = (uint8_t)((p.B[n * (p.K / 2) + k / 2] >> (4 * (k & 1))) & 0xFu);
-      uint8_t s = p.S[fp4__scale_offset(p.layout, n, k / blk, p.sc)];
-      float w = fp4_dequant_value(fmt, FP4_RULE_DEFAULT, code, s, 1.0f);
-      acc = fmaf(fp4__cuda_load<AT>(p.A, m * p.lda + k), w, acc);
-    }
-    acc = fp4__cuda_warp_sum(acc);
-    if (lane == 0) fp4__cuda_gemv_store(p, m, n, acc);
-  }
-}
-
-/* Split-K reduction in split order (deterministic), then the epilogue. */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
-  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= p.M * p.N) return;
-  float acc = 0.0f;
-  for (int64_t s = 0; s < p.nsplit; s++) acc += p.part[s * p.M * p.N + i];
-  fp4__cuda_gemv_store(p, i / p.N, i % p.N, acc);
-}
-
-template <int AT>
-static inline void fp4__cuda_gemv_go(const fp4__cuda_gparams &p, int nv, cudaStream_t stream) {
-  dim3 grid((unsigned)((p.N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS), (unsigned)p.nsplit);
-  if (p.M <= 8) {
-    if (nv) fp4__cuda_gemv_kernel<AT, 1, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
-    else fp4__cuda_gemv_kernel<AT, 0, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
-  } else {
-    if (nv) fp4__cuda_gemv_kernel<AT, 1, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
-    else fp4__cuda_gemv_kernel<AT, 0, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
-  }
-}
-
-FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
-                                             float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
-                                             size_t ws_bytes, cudaStream_t stream) {
-  fp4__cuda_gparams p;
-  fp4_status st;
-  int nv, fast;
-  size_t need;
-  if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
-  if (!A) return FP4_ERR_NULL;
-  if ((st = fp4__check_dims(M, B->cols, lda)) != FP4_OK) return st;
-  if ((uintptr_t)A % fp4__dtype_size(at)) return FP4_ERR_ALIGN;
-  if ((st = fp4__check_gemm_out(C, ct, M, B->rows, ldc, B)) != FP4_OK) return st;
-  if (fp4__overlap(C, fp4__span(M, B->rows, ldc, ct), A, fp4__span(M, B->cols, lda, at))) return FP4_ERR_ALIAS;
-  if (M > FP4_CUDA_GEMV_MAX_M) return FP4_ERR_UNSUPPORTED;
-  memset(&p, 0, sizeof p);
-  nv = B->format == FP4_NVFP4;
-  p.A = A;
-  p.lda = lda;
-  p.M = M;
-  p.N = B->rows;
-  p.K = B->cols;
-  p.sc = B->cols / fp4_format_block(B->format);
-  p.B = B->data;
-  p.S = B->scales;
-  p.layout = B->scale_layout;
-  p.ct = ct;
-  p.alpha_eff = alpha * B->tensor_scale;
-  p.beta = beta;
-  p.C = C;
-  p.ldc = ldc;
-  fast = p.K % 32 == 0 && fp4__cuda_aligned(B->data, 16) && fp4__cuda_aligned(A, 16) &&
-         (lda * (int64_t)fp4__dtype_size(at)) % 16 == 0 && (!nv || fp4__cuda_aligned(B->scales, 2));
-  if (!fast) {
-    unsigned grid = fp4__cuda_grid(p.N, 8);
-    p.nsplit = 1;
-    if (at == FP4_F32) fp4__cuda_gemv_generic_kernel<FP4_F32><<<grid, 256, 0, stream>>>(p, B->format);
-    else if (at == FP4_BF16) fp4__cuda_gemv_generic_kernel<FP4_BF16><<<grid, 256, 0, stream>>>(p, B->format);
-    else fp4__cuda_gemv_generic_kernel<FP4_F16><<<grid, 256, 0, stream>>>(p, B->format);
-    return fp4__cuda_launched();
-  }
-  p.nsplit = fp4__cuda_gemv_splits(M, p.N, p.K, &p.kc);
-  need = p.nsplit > 1 ? (size_t)(p.nsplit * M * p.N) * sizeof(float) : 0;
-  if (need) {
-    if (!ws) return FP4_ERR_NULL;
-    if (ws_bytes < need) return FP4_ERR_WORKSPACE;
-    if ((uintptr_t)ws % 4) return FP4_ERR_ALIGN;
-    p.part = (float *)ws;
-  }
-  if (at == FP4_F32) fp4__cuda_gemv_go<FP4_F32>(p, nv, stream);
-  else if (at == FP4_BF16) fp4__cuda_gemv_go<FP4_BF16>(p, nv, stream);
-  else fp4__cuda_gemv_go<FP4_F16>(p, nv, stream);
-  if ((st = fp4__cuda_launched()) != FP4_OK) return st;
-  if (p.part) {
-    fp4__cuda_gemv_reduce_kernel<<<fp4__cuda_grid(M * p.N, 256), 256, 0, stream>>>(p);
-    if ((st = fp4__cuda_launched()) != FP4_OK) return st;
-  }
-  return FP4_OK;
-}
-
-/* Stamp out fp4_cuda_gemv_w4a16_<act>_<out> (activation, output). */
-#define FP4__CUDA_GEMV(AN, AT, ADT, ON, OT, ODT)                                                              \
-  FP4_CUDA_API fp4_status FP4__CAT3(fp4_cuda_gemv_w4a16_, AN, FP4__CAT3(_, ON, ))(                          \
-      const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc, \
-      void *ws, size_t ws_bytes, cudaStream_t stream) {                                                      \
-    return fp4__cuda_gemv_w4a16(A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, ws, ws_bytes, stream);          \
-  }
-#define FP4__CUDA_GEMV_OUTS(AN, AT, ADT)                 \
-  FP4__CUDA_GEMV(AN, AT, ADT, f32, float, FP4_F32)       \
-  FP4__CUDA_GEMV(AN, AT, ADT, bf16, uint16_t, FP4_BF16)  \
-  FP4__CUDA_GEMV(AN, AT, ADT, f16, uint16_t, FP4_F16)
-FP4__CUDA_GEMV_OUTS(f32, float, FP4_F32)
-FP4__CUDA_GEMV_OUTS(bf16, uint16_t, FP4_BF16)
-FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
-#undef FP4__CUDA_GEMV
-#undef FP4__CUDA_GEMV_OUTS
-
-#else /* !FP4_CUDA_GEMV_MMA: the CUDA-core kernel */
-/* W4A16 decode GEMV, C[M,N] = alpha * A[M,K] . B[N,K]^T + beta * C for M <= FP4_CUDA_GEMV_MAX_M:
- * fp4_cuda_gemv_w4a16_<act>_<out>, the signature of fp4_gemm_w4a16_<act>_<out> plus a stream. It is
- * the small-M half of the W4A16 GEMM: a fp4_cuda_gemm_w4a16_* entry point for every M dispatches
- * M <= FP4_CUDA_GEMV_MAX_M here. Accuracy is spec §5's bound (not bit-exact): fp32 FMAs, lane-parallel.
- *
- * Shape of the fast kernel: a warp owns FP4__GEMV_R weight rows and a K range (split-K when N is
- * small, with the partial sums reduced by a second kernel in a fixed order: deterministic). Each lane
+/* M = 1 with NVFP4 weights: the CUDA-core kernel (it measured faster there than the tensor-core one,
+ * bench/RESULTS.md). A warp owns FP4__GEMV1_R weight rows and a K range (split-K as above); each lane
  * streams 16 bytes (32 codes) per row per step with L1-bypassing loads, two steps in flight. Codes
  * decode with integer ops: nibble -> bf16 bits of value * 2^-126 (exact, the zero and 0.5 codes land
- * on bf16 subnormals) -> f32 by a shift, then one multiply by a per-block factor that restores
- * 2^126 and applies the block scale (NVFP4: s * 2^100, the 2^-26 left over is restored per output;
- * MXFP4: 2^(code-1), with a second factor for codes above 128). The activations are read through L1
- * and reused across the warp's rows. */
-#define FP4_CUDA_GEMV_MAX_M 16
-#define FP4__GEMV_R 4
-#define FP4__GEMV_WARPS 8
-
-typedef struct fp4__cuda_gparams {
-  const void *A;
-  int64_t lda, M, N, K, sc; /* sc: scale columns */
-  const uint8_t *B, *S;
-  fp4_layout layout;
-  fp4_dtype ct;
-  float alpha_eff, beta;
-  void *C;
-  int64_t ldc;
-  float *part; /* split-K partials [nsplit][M][N], or NULL */
-  int64_t nsplit, cps; /* splits, 32-element chunks per split */
-} fp4__cuda_gparams;
-
+ * on bf16 subnormals) -> f32 by a shift, then one multiply by a per-block factor that restores 2^126
+ * and applies the block scale (NVFP4: s * 2^100, the 2^-26 left over is restored per output; MXFP4:
+ * 2^(code-1), with a second factor for codes above 128). Activations are read through L1. */
 /* Eight codes of the word q, in the order (3,7), (2,6), (1,5), (0,4), as f32 = value * 2^-126. */
 static __device__ __forceinline__ void fp4__cuda_decode8(uint32_t q, float *w) {
   /* nibble at bits 12..15 / 28..31 -> bf16 sign at 15, (e1 e0 m) at 6..8: value * 2^-126 */
@@ -1593,16 +1429,9 @@ static __device__ __forceinline__ float fp4__cuda_warp_sum(float v) {
   return v;
 }
 
-/* Final value of output (m, n) from the fp32 sum acc (in true units). */
-static __device__ __forceinline__ void fp4__cuda_gemv_store(const fp4__cuda_gparams &p, int64_t m, int64_t n,
-                                                            float acc) {
-  int64_t i = m * p.ldc + n;
-  fp4__store(p.C, p.ct, i, fp4_gemm_epilogue(p.alpha_eff, acc, p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, i) : 0.0f));
-}
-
 template <int MT, int AT, int NV>
-FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv_kernel(fp4__cuda_gparams p) {
-  constexpr int R = FP4__GEMV_R;
+FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv1_kernel(fp4__cuda_gparams p) {
+  constexpr int R = FP4__GEMV1_R;
   const int lane = threadIdx.x & 31;
   const int64_t warp = (int64_t)blockIdx.x * FP4__GEMV_WARPS + (threadIdx.x >> 5);
   const int64_t ngroups = (p.N + R - 1) / R;
@@ -1724,10 +1553,7 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_
       acc = fmaf(fp4__cuda_load<AT>(p.A, m * p.lda + k), w, acc);
     }
     acc = fp4__cuda_warp_sum(acc);
-    if (lane == 0) {
-      if (p.part) p.part[m * p.N + n] = acc;
-      else fp4__cuda_gemv_store(p, m, n, acc);
-    }
+    if (lane == 0) fp4__cuda_gemv_store(p, m, n, acc);
   }
 }
 
@@ -1740,19 +1566,16 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_g
   fp4__cuda_gemv_store(p, i / p.N, i % p.N, acc);
 }
 
-/* Split count for the fast kernel: enough warps for every SM (132 on an H100) to stream, each split
- * at least 8 chunks (256 codes) per lane-step group. */
-FP4_CUDA_API int64_t fp4__cuda_gemv_splits(int64_t N, int64_t K) {
-  int64_t warps = (N + FP4__GEMV_R - 1) / FP4__GEMV_R, want = 132 * 12, kc = K / 32, s = 1;
-  while (warps * s < want && kc / (s * 2) >= 64) s *= 2;
-  return s;
-}
-
-FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K) {
-  int64_t s;
-  if (M <= 0 || N <= 0 || K <= 0 || M > FP4_CUDA_GEMV_MAX_M) return 0;
-  s = fp4__cuda_gemv_splits(N, K);
-  return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
+template <int AT>
+static inline void fp4__cuda_gemv_go(const fp4__cuda_gparams &p, int nv, cudaStream_t stream) {
+  dim3 grid((unsigned)((p.N + FP4__GEMV_ROWS - 1) / FP4__GEMV_ROWS), (unsigned)p.nsplit);
+  if (p.M <= 8) {
+    if (nv) fp4__cuda_gemv_kernel<AT, 1, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv_kernel<AT, 0, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+  } else {
+    if (nv) fp4__cuda_gemv_kernel<AT, 1, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv_kernel<AT, 0, 2><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+  }
 }
 
 FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
@@ -1760,7 +1583,7 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
                                              size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_gparams p;
   fp4_status st;
-  int nv, fast;
+  int nv, fast, gemv1;
   size_t need;
   if ((st = fp4__check_tensor(B)) != FP4_OK) return st;
   if (!A) return FP4_ERR_NULL;
@@ -1785,10 +1608,23 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
   p.beta = beta;
   p.C = C;
   p.ldc = ldc;
-  fast = at != FP4_F32 && p.K % 32 == 0 && fp4__cuda_aligned(B->data, 16) && fp4__cuda_aligned(A, 16) &&
+  fast = p.K % 32 == 0 && fp4__cuda_aligned(B->data, 16) && fp4__cuda_aligned(A, 16) &&
          (lda * (int64_t)fp4__dtype_size(at)) % 16 == 0 && (!nv || fp4__cuda_aligned(B->scales, 2));
-  p.nsplit = fast ? fp4__cuda_gemv_splits(p.N, p.K) : 1;
-  p.cps = (p.K / 32 + p.nsplit - 1) / p.nsplit;
+  if (!fast) {
+    unsigned grid = fp4__cuda_grid(p.N, 8);
+    p.nsplit = 1;
+    if (at == FP4_F32) fp4__cuda_gemv_generic_kernel<FP4_F32><<<grid, 256, 0, stream>>>(p, B->format);
+    else if (at == FP4_BF16) fp4__cuda_gemv_generic_kernel<FP4_BF16><<<grid, 256, 0, stream>>>(p, B->format);
+    else fp4__cuda_gemv_generic_kernel<FP4_F16><<<grid, 256, 0, stream>>>(p, B->format);
+    return fp4__cuda_launched();
+  }
+  /* M = 1 with NVFP4 weights and 16-bit activations: the CUDA-core kernel (faster there, see above) */
+  gemv1 = M == 1 && nv && at != FP4_F32;
+  if (gemv1) {
+    p.nsplit = fp4__cuda_gemv1_splits(p.N, p.K);
+    p.cps = (p.K / 32 + p.nsplit - 1) / p.nsplit;
+  } else
+    p.nsplit = fp4__cuda_gemv_splits(M, p.N, p.K, &p.kc);
   need = p.nsplit > 1 ? (size_t)(p.nsplit * M * p.N) * sizeof(float) : 0;
   if (need) {
     if (!ws) return FP4_ERR_NULL;
@@ -1796,44 +1632,17 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
     if ((uintptr_t)ws % 4) return FP4_ERR_ALIGN;
     p.part = (float *)ws;
   }
-  if (!fast) {
-    unsigned grid = fp4__cuda_grid(p.N, 8);
-    if (at == FP4_F32) fp4__cuda_gemv_generic_kernel<FP4_F32><<<grid, 256, 0, stream>>>(p, B->format);
-    else if (at == FP4_BF16) fp4__cuda_gemv_generic_kernel<FP4_BF16><<<grid, 256, 0, stream>>>(p, B->format);
-    else fp4__cuda_gemv_generic_kernel<FP4_F16><<<grid, 256, 0, stream>>>(p, B->format);
-    return fp4__cuda_launched();
-  }
-  /* the fast kernel takes up to 8 activation rows per pass (M <= 16: at most two passes) */
-  for (int64_t m0 = 0; m0 < M; m0 += 8) {
-    fp4__cuda_gparams q = p;
-    int64_t warps = (p.N + FP4__GEMV_R - 1) / FP4__GEMV_R * p.nsplit;
-    unsigned grid = fp4__cuda_grid(warps, FP4__GEMV_WARPS);
-    int mt;
-    q.M = M - m0 < 8 ? M - m0 : 8;
-    q.A = (const char *)A + (size_t)(m0 * lda) * fp4__dtype_size(at);
-    q.C = (char *)C + (size_t)(m0 * ldc) * fp4__dtype_size(ct);
-    if (p.part) q.part = p.part + m0 * p.nsplit * p.N;
-    mt = q.M <= 1 ? 1 : q.M <= 4 ? 4 : 8; /* rows m >= q.M are skipped, not computed */
-#define FP4__GEMV_GO(MT, ATN)                                                                          \
-  do {                                                                                                 \
-    if (nv) fp4__cuda_gemv_kernel<MT, ATN, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(q);            \
-    else fp4__cuda_gemv_kernel<MT, ATN, 0><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(q);               \
-  } while (0)
-#define FP4__GEMV_M(ATN)                    \
-  do {                                      \
-    if (mt == 1) FP4__GEMV_GO(1, ATN);      \
-    else if (mt == 4) FP4__GEMV_GO(4, ATN); \
-    else FP4__GEMV_GO(8, ATN);              \
-  } while (0)
-    if (at == FP4_BF16) FP4__GEMV_M(FP4_BF16);
-    else FP4__GEMV_M(FP4_F16);
-#undef FP4__GEMV_GO
-#undef FP4__GEMV_M
+  if (gemv1) {
+    const unsigned grid = fp4__cuda_grid((p.N + FP4__GEMV1_R - 1) / FP4__GEMV1_R * p.nsplit, FP4__GEMV_WARPS);
+    if (at == FP4_BF16) fp4__cuda_gemv1_kernel<1, FP4_BF16, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv1_kernel<1, FP4_F16, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+  } else if (at == FP4_F32) fp4__cuda_gemv_go<FP4_F32>(p, nv, stream);
+  else if (at == FP4_BF16) fp4__cuda_gemv_go<FP4_BF16>(p, nv, stream);
+  else fp4__cuda_gemv_go<FP4_F16>(p, nv, stream);
+  if ((st = fp4__cuda_launched()) != FP4_OK) return st;
+  if (p.part) {
+    fp4__cuda_gemv_reduce_kernel<<<fp4__cuda_grid(M * p.N, 256), 256, 0, stream>>>(p);
     if ((st = fp4__cuda_launched()) != FP4_OK) return st;
-    if (q.part) {
-      fp4__cuda_gemv_reduce_kernel<<<fp4__cuda_grid(q.M * p.N, 256), 256, 0, stream>>>(q);
-      if ((st = fp4__cuda_launched()) != FP4_OK) return st;
-    }
   }
   return FP4_OK;
 }
@@ -1855,7 +1664,7 @@ FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
 #undef FP4__CUDA_GEMV
 #undef FP4__CUDA_GEMV_OUTS
 
-#endif /* FP4_CUDA_GEMV_MMA */
+
 
 /* ==== gemm ==== (tensor-core GEMMs) */
 #if __has_include("fp4_cuda_gemm.inl")

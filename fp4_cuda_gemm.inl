@@ -1400,10 +1400,10 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
 
 /* ==== cuda gemm: host API ==== */
 
-/* Inside fp4_cuda.cuh the W4A16 entry points hand M <= FP4__CG_GEMV_M to its decode GEMV: M = 1 only,
- * the one size where bench/RESULTS.md shows that GEMV ahead of cuBLAS BF16 (it measured slower at M = 4
- * and 16, where the tensor-core kernel below is meant to serve). */
-#define FP4__CG_GEMV_M 1
+/* Inside fp4_cuda.cuh the W4A16 entry points hand M <= FP4__CG_GEMV_M to its decode GEMV (bf16/f16/f32
+ * activations, given the workspace it asks for): on the H100 it measured 1.4-2.1x cuBLAS BF16 at M = 1..16,
+ * ahead of the wgmma kernel's 1.0-1.3x at M = 16 (bench/RESULTS.md). */
+#define FP4__CG_GEMV_M 16
 
 /* Bytes of caller workspace the CUDA GEMMs need for an M x N x K product (enough for every entry point):
  * the decode GEMV's split-K (W4A16, M = 1), and on Hopper the W4A4 _fast path's bf16 copy of A (M*K*2
@@ -1604,7 +1604,8 @@ static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, f
                           : fp4__cuda_gemm_wg_go<FP4_NVFP4, 1>(a, tile, s, ws, ws_bytes);
   return fp4__cuda_gemm_wg_go<FP4_NVFP4, 0>(a, tile, s, ws, ws_bytes);
 }
-/* The wgmma tile for an M x N product on Hopper, or -1 for the decode GEMV / mma.sync kernels (M = 1).
+/* The wgmma tile for an M x N product on Hopper, or -1 for the mma.sync kernels (M = 1; M <= 16 goes to
+ * the decode GEMV first when the workspace allows).
  * From bench/RESULTS.md (H100): at M = 16 the 64-wide tile (split-K with the workspace) ran 1.0-1.3x cuBLAS
  * BF16 against 0.32-0.80x for the mma.sync 16-row tile; at M = 256 the 128/256-wide tiles win. */
 static inline int fp4__cuda_gemm_wg_pick(int64_t M, int64_t N) {
@@ -1789,16 +1790,18 @@ FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, 
     ws = NULL;
     ws_bytes = 0;
   }
+  if ((uintptr_t)A % 16 || ((size_t)lda * fp4__dtype_size(at)) % 16) return FP4_ERR_ALIGN;
+  vec = ((B->cols / 2) % 16 == 0 && (uintptr_t)B->data % 16 == 0) ? 16 : 8;
+  if ((uintptr_t)B->data % 8 || (vec == 8 && B->format == FP4_MXFP4)) return FP4_ERR_ALIGN;
 #if defined(FP4_CUDA_GEMV_MAX_M)
-  /* small M: the bandwidth-bound decode GEMV of fp4_cuda.cuh (it validates on its own) */
-  if (tile == FP4_CUDA_GEMM_TILE_AUTO && M <= FP4__CG_GEMV_M && M <= FP4_CUDA_GEMV_MAX_M)
+  /* small M: the bandwidth-bound decode GEMV of fp4_cuda.cuh, after the checks above so that the
+   * entry point takes the same buffers at every M */
+  if (tile == FP4_CUDA_GEMM_TILE_AUTO && M <= FP4__CG_GEMV_M && M <= FP4_CUDA_GEMV_MAX_M &&
+      (ws ? ws_bytes : 0) >= fp4_cuda_gemv_workspace_size(M, B->rows, B->cols) && (uintptr_t)ws % 4 == 0)
     return fp4__cuda_gemv_w4a16(A, at, M, lda, B, alpha, beta, C, ct, ldc, ws, ws_bytes, stream);
 #else
   (void)ws_bytes;
 #endif
-  if ((uintptr_t)A % 16 || ((size_t)lda * fp4__dtype_size(at)) % 16) return FP4_ERR_ALIGN;
-  vec = ((B->cols / 2) % 16 == 0 && (uintptr_t)B->data % 16 == 0) ? 16 : 8;
-  if ((uintptr_t)B->data % 8 || (vec == 8 && B->format == FP4_MXFP4)) return FP4_ERR_ALIGN;
   {
     /* Hopper: the wgmma kernel for 16-bit activations (MXFP4 with bf16 only: see its comment) */
     const int wg_ok = (at == FP4_BF16 || (at == FP4_F16 && B->format == FP4_NVFP4)) && fp4__cuda_gemm_has_wgmma();

@@ -180,12 +180,9 @@ static void bench_gemv(void) {
   const int Ms[3] = {1, 4, 16};
   CB(cublasCreate(&h));
   printf("\n## W4A16 decode GEMV, bf16 activations and output, vs cuBLAS BF16 (cublasGemmEx)\n");
-#if FP4_CUDA_GEMV_MMA
-  printf("kernel: tensor cores, %d warps x 16 rows per CTA, %d K steps in flight, >= %d CTAs per SM\n", FP4__GEMV_WARPS,
-         FP4__GEMV_U, FP4__GEMV_MINB);
-#else
-  printf("kernel: CUDA cores (build with -DFP4_CUDA_GEMV_MMA=1 for the tensor-core kernel)\n");
-#endif
+  printf("kernel: tensor cores, %d warps x 16 rows per CTA, %d K steps in flight, >= %d CTAs per SM "
+         "(M = 1 NVFP4: CUDA cores, %d rows per warp)\n",
+         FP4__GEMV_WARPS, FP4__GEMV_U, FP4__GEMV_MINB, FP4__GEMV1_R);
   printf("weight buffers rotated (> 2x the 50 MB L2 per set); TB/s counts weight data + scale bytes\n\n");
   printf("| M | N x K | cuBLAS BF16 us | NVFP4 us | x cuBLAS | TB/s | of copy | MXFP4 us | x cuBLAS | TB/s | of copy |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");

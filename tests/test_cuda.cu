@@ -537,6 +537,12 @@ static void test_gemv(void) {
   /* large N x K: several staged passes per CTA (f32), split-K with many splits */
   gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_F32, FP4_F32, 16, 130, 16384, 1.0f, 0.0f, 1.0);
   gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_BF16, 1, 1000, 4000, 1.0f, 0.0f, 1.0);
+  /* M = 1 with NVFP4 weights and 16-bit activations (the CUDA-core kernel): split-K and not, both
+   * layouts, K not a multiple of 128, beta, small block scales */
+  gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 1, 77, 8192, 1.0f, 0.5f, 1.0);
+  gemv_case(FP4_NVFP4, FP4_NV_4OVER6_MSE, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_BF16, 1, 700, 4096, 0.75f, 0.0f, 1.0);
+  gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F16, 1, 333, 2048, 1.0f, 0.0f, 1e-12);
+  gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_F32, 1, 130, 4160, 1.0f, 0.25f, 1e12);
 }
 
 int main(void) {

@@ -483,6 +483,10 @@ int main(void) {
       }
     w4a16_case(f, r, FP4_BF16, 200, 300, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
     w4a16_case(f, r, FP4_BF16, 600, 260, 4096 + kq, FP4_LAYOUT_SWIZZLED, -2.0f, 0.5f, FP4_CUDA_GEMM_TILE_AUTO);
+    /* M <= 16 with the workspace: the entry point hands over to fp4_cuda.cuh's decode GEMV */
+    w4a16_case(f, r, FP4_BF16, 1, 300, 8192, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_AUTO, 1);
+    w4a16_case(f, r, FP4_BF16, 5, 300, 8192, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO, 1);
+    w4a16_case(f, r, FP4_F32, 16, 200, 1024 + kq, FP4_LAYOUT_LINEAR, 0.5f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO, 1);
     if (fp4__cuda_gemm_has_wgmma()) {
       w4a16_case(f, r, FP4_BF16, 1030, 390, 1024, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256);
       w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 77, 129, 16384, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG128);
