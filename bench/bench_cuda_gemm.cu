@@ -11,7 +11,7 @@
  * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape. */
 // FP4_TEST_FLAGS: -lcublasLt
 #include "fp4.h"
-#include "fp4_cuda_gemm.inl"
+#include "fp4_cuda.cuh" /* the whole header: W4A16 at M <= 16 hands over to its decode GEMV */
 
 #include <cublasLt.h>
 #include <cublas_v2.h>
