@@ -8,7 +8,8 @@
  *   workspace of fp4_cuda_gemm_workspace_size, which enables split-K; "_nows": without it).
  * Inputs are random (never zeros); each operand rotates among enough buffers to exceed the L2 several
  * times; every launch is timed with CUDA events after warm-up, and the median is reported.
- * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape. */
+ * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape;
+ * weight_GB/s is the weight operand's bytes (FP4 codes + scales; bf16 / fp8 for cuBLAS) over the time. */
 // FP4_TEST_FLAGS: -lcublasLt
 #include "fp4.h"
 #include "fp4_cuda.cuh" /* the whole header: W4A16 at M <= 16 hands over to its decode GEMV */
@@ -171,11 +172,15 @@ struct lt_fp8 {
   }
 };
 
-static void row(const char *what, int M, int N, int K, double us, double base_us) {
+/* One table row; wb: bytes of the weight operand B (its data and scales), read once per call. */
+static void row(const char *what, int M, int N, int K, double us, double base_us, double wb) {
   double tf = 2.0 * M * N * (double)K / (us * 1e-6) / 1e12;
-  printf("%-22s %6d %6d %6d %10.1f %9.1f %8.2fx\n", what, M, N, K, us, tf, base_us / us);
+  printf("%-22s %6d %6d %6d %10.1f %9.1f %8.2fx %10.0f\n", what, M, N, K, us, tf, base_us / us, wb / (us * 1e-6) / 1e9);
   fflush(stdout);
 }
+
+/* Bytes of an N x K FP4 operand: packed codes and one scale byte per block. */
+static double fp4_bytes(fp4_format f, int N, int K) { return (double)N * K / 2 + (double)N * (K / fp4_format_block(f)); }
 
 /* Quantized operand views over rotated buffers. */
 static fp4_tensor view(fp4_format f, int rows, int K, const rot &d, const rot &s, int i) {
@@ -195,14 +200,15 @@ static void w4a4_shape(int M, int N, int K) {
   wb.alloc((size_t)N * K * 2, 1, 12);
   c.alloc((size_t)M * N * 2, 0, 13);
   double base = time_us([&](int i) { blas_bf16(xb.at(i), wb.at(i), c.at(0), M, N, K); });
-  row("cublas_bf16", M, N, K, base, base);
+  row("cublas_bf16", M, N, K, base, base, 2.0 * N * K);
   xb.release();
   wb.release();
   x8.alloc((size_t)M * K, 4, 14);
   w8.alloc((size_t)N * K, 4, 15);
   lt_fp8 lt;
   lt.init(M, N, K);
-  if (lt.ok) row("cublaslt_fp8_e4m3", M, N, K, time_us([&](int i) { lt.run(x8.at(i), w8.at(i), c.at(0)); }), base);
+  if (lt.ok) row("cublaslt_fp8_e4m3", M, N, K, time_us([&](int i) { lt.run(x8.at(i), w8.at(i), c.at(0)); }), base,
+                (double)N * K);
   else printf("cublaslt_fp8_e4m3: no algorithm\n");
   lt.done();
   x8.release();
@@ -219,7 +225,7 @@ static void w4a4_shape(int M, int N, int K) {
       fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
       FS(fp4_cuda_gemm_w4a4_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, NULL, 0, 0));
     });
-    row(fi ? "w4a4_nvfp4_exact" : "w4a4_mxfp4_exact", M, N, K, us, base);
+    row(fi ? "w4a4_nvfp4_exact" : "w4a4_mxfp4_exact", M, N, K, us, base, fp4_bytes(f, N, K));
     void *ws;
     const size_t wsb = fp4_cuda_gemm_workspace_size(M, N, K);
     CU(cudaMalloc(&ws, wsb));
@@ -227,7 +233,7 @@ static void w4a4_shape(int M, int N, int K) {
       fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
       FS(fp4_cuda_gemm_w4a4_fast_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws, wsb, 0));
     });
-    row(fi ? "w4a4_nvfp4_fast" : "w4a4_mxfp4_fast", M, N, K, us, base);
+    row(fi ? "w4a4_nvfp4_fast" : "w4a4_mxfp4_fast", M, N, K, us, base, fp4_bytes(f, N, K));
     cudaFree(ws);
     ad.release(); as.release(); bd.release(); bs.release();
   }
@@ -240,7 +246,7 @@ static void w4a16_shape(int M, int N, int K) {
   wb.alloc((size_t)N * K * 2, 1, 32);
   c.alloc((size_t)M * N * 2, 0, 33);
   double base = time_us([&](int i) { blas_bf16(xb.at(i), wb.at(i), c.at(0), M, N, K); });
-  row("cublas_bf16", M, N, K, base, base);
+  row("cublas_bf16", M, N, K, base, base, 2.0 * N * K);
   wb.release();
   for (int fi = 0; fi < 2; fi++) {
     fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
@@ -256,7 +262,7 @@ static void w4a16_shape(int M, int N, int K) {
       FS(fp4_cuda_gemm_w4a16_bf16_bf16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws,
                                         wsb, 0));
     });
-    row(fi ? "w4a16_nvfp4_bf16" : "w4a16_mxfp4_bf16", M, N, K, us, base);
+    row(fi ? "w4a16_nvfp4_bf16" : "w4a16_mxfp4_bf16", M, N, K, us, base, fp4_bytes(f, N, K));
     /* by name: the mma.sync kernel (its former automatic tile) and the wgmma tiles */
     std::vector<std::pair<const char *, int>> named;
     if (M > 1) {
@@ -277,7 +283,7 @@ static void w4a16_shape(int M, int N, int K) {
         FS(fp4__cuda_gemm_w4a16(xb.at(i), FP4_BF16, M, K, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, t.second < 0 ? NULL : ws,
                                 t.second < 0 ? 0 : wsb, 0, tl));
       });
-      row(t.first, M, N, K, u, base);
+      row(t.first, M, N, K, u, base, fp4_bytes(f, N, K));
     }
     if (fi && M >= 1024) { /* f16 activations (NVFP4 only on the wgmma path); same bytes, reinterpreted */
       double u = time_us([&](int i) {
@@ -285,7 +291,7 @@ static void w4a16_shape(int M, int N, int K) {
         FS(fp4_cuda_gemm_w4a16_f16_f16((const uint16_t *)xb.at(i), M, K, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws,
                                        wsb, 0));
       });
-      row("w4a16_nvfp4_f16", M, N, K, u, base);
+      row("w4a16_nvfp4_f16", M, N, K, u, base, fp4_bytes(f, N, K));
     }
     bd.release(); bs.release();
     cudaFree(ws);
@@ -303,7 +309,8 @@ int main(int argc, char **argv) {
   CB(cublasCreate(&g_blas));
   CB(cublasLtCreate(&g_lt));
   CU(cudaMalloc(&g_ltws, LTWS));
-  printf("%-22s %6s %6s %6s %10s %9s %9s\n", "kernel", "M", "N", "K", "median_us", "TFLOP/s", "vs_bf16");
+  printf("%-22s %6s %6s %6s %10s %9s %9s %10s\n", "kernel", "M", "N", "K", "median_us", "TFLOP/s", "vs_bf16",
+         "weight_GB/s");
   printf("# W4A4 square\n");
   w4a4_shape(4096, 4096, 4096);
   w4a4_shape(8192, 8192, 8192);
