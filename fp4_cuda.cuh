@@ -46,6 +46,15 @@
 #ifndef FP4_CUDA_HW_CVT
 #define FP4_CUDA_HW_CVT 0
 #endif
+/* Internal knobs of the fast quantize kernel (tests shrink them to reach the grid-stride remainders and
+ * the fallback): CTAs per SM of its grid-stride grid, and the most 32-value chunks it takes (beyond,
+ * the general kernel with 64-bit indices). */
+#ifndef FP4__CUDA_FAST_CTAS_PER_SM
+#define FP4__CUDA_FAST_CTAS_PER_SM 32
+#endif
+#ifndef FP4__CUDA_FAST_MAX_CHUNKS
+#define FP4__CUDA_FAST_MAX_CHUNKS 0x7FFFFFFF
+#endif
 
 #include "fp4.h"
 #include <cuda_runtime.h>
@@ -610,6 +619,307 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_kernel(fp4__cuda_qpar
   if (!NV && p.mask) p.mask[r * (p.C / 8) + c0 / 8] = (uint8_t)mk;
 }
 
+/* ---- fast 1D path ----
+ * The common configuration (no transpose, Hadamard, stochastic rounding, mask or fake quantize; MXFP4
+ * OCP / CEIL / ABSMAX3 or any NVFP4 rule; 16-byte aligned rows, 32-value multiple rows, sizes in 31
+ * bits) runs fp4__cuda_quantize_fast_kernel: one thread per 32 consecutive values of a row (one MXFP4
+ * block, two NVFP4 blocks), so the block amax, the sequential 4/6 error sums and the codes all stay in
+ * the thread (no shuffles), one 16-byte store of codes per thread, and a grid-stride loop over the
+ * 32-value chunks with the per-tensor setup hoisted and the chunk's row found by a multiply
+ * (fp4__cuda_divmod) instead of a 64-bit division. Everything else takes fp4__cuda_quantize_kernel. */
+
+/* n / d for 0 <= n < 2^31, 1 <= d < 2^31 by a multiply and a shift (Granlund-Montgomery, as CUTLASS's
+ * FastDivmod): s = ceil(log2 d), m = floor(2^32 (2^s - d) / d) + 1, n / d = (umulhi(n, m) + n) >> s. */
+typedef struct fp4__cuda_divmod {
+  uint32_t d, m, s;
+} fp4__cuda_divmod;
+
+FP4_CUDA_API fp4__cuda_divmod fp4__cuda_divmod_make(uint32_t d) {
+  fp4__cuda_divmod r;
+  uint32_t s = 0;
+  while (((uint64_t)1 << s) < d) s++;
+  r.d = d;
+  r.s = s;
+  r.m = (uint32_t)(((((uint64_t)1 << s) - d) << 32) / d + 1);
+  return r;
+}
+
+/* The E2M1 code magnitude (0..7) of ya >= 0 (or NaN: 7), equal to fp4_e2m1_from_float(ya) (all 2^32
+ * floats checked on the host, and on the device by tests/test_cuda.cu): ya clamped to 6 is added to
+ * M = 2^(22 + k), 2^k = max(1, 2^floor(log2 ya)) <= 4, whose ulp 2^(k-1) is the grid's spacing in that
+ * binade, so the RNE sum holds the rounded value, s - M ulps above M, and the code is that count plus
+ * 2k. *rv: the rounded magnitude (s - M, exact). */
+static __device__ __forceinline__ uint32_t fp4__cuda_e2m1_mag(float ya, float *rv) {
+  const float yc = fminf(ya, 6.0f);
+  const uint32_t A = __float_as_uint(fmaxf(yc, 1.0f)) & 0x7F800000u, M = A + 0x0B000000u;
+  const float s = __fadd_rn(yc, __uint_as_float(M));
+  *rv = __fsub_rn(s, __uint_as_float(M));
+  return __float_as_uint(s) - M - 254u + (A >> 22);
+}
+
+/* a + b on bf16 pairs, each rounded to nearest even (fma with 1: one rounding). sm_80 and up; the
+ * kernels below do not call it on older GPUs (FP4__CUDA_BF16X2). */
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define FP4__CUDA_BF16X2 1
+#else
+#define FP4__CUDA_BF16X2 0
+#endif
+static __device__ __forceinline__ uint32_t fp4__cuda_bf16x2_add(uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t d;
+  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(0x3F803F80u), "r"(b));
+  return d;
+#else
+  return a + b; /* not reached */
+#endif
+}
+
+/* MXFP4 codes of 8 bf16 values (word j: elements 2j (low half) and 2j + 1) for a block exponent e in
+ * [-124, 119], in bf16 pairs: x is rounded on the grid 2^e {0, 0.5, .. 6} directly (x * 2^-e is exact,
+ * so this is fp4_e2m1_from_float(x * 2^-e)): |x| clamped to 6 * 2^e (S2) is added to M = 2^(6 + k)
+ * with 2^k = max(2^e, 2^floor(log2 |x|)) (E2 = 2^e), whose bf16 ulp is the grid's spacing there;
+ * the count of ulps above M plus 2 (k - e) is the code. Exact for every bf16 and e in that range (all
+ * checked on the host); |x| below 2^-126 only ever gives code 0, so subnormal handling does not
+ * matter. Returns the 8 packed codes (sign from x). */
+static __device__ __forceinline__ uint32_t fp4__cuda_mx_bf16x8(uint4 u, uint32_t E2, uint32_t S2) {
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+  uint32_t b[4];
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    const uint32_t a = w[j] & 0x7FFF7FFFu, ax = __vminu2(a, S2), A = __vmaxu2(ax, E2) & 0x7F807F80u;
+    const uint32_t M = A + 0x03000300u;
+    uint32_t t = fp4__cuda_bf16x2_add(ax, M) - M + ((A - E2) >> 6); /* per half: code, bits 0..2 / 16..18 */
+    t |= (w[j] >> 12) & 0x00080008u;                           /* signs to bits 3 / 19 */
+    b[j] = t + (t >> 12);                                      /* byte 0: element 2j | 2j + 1 << 4 */
+  }
+  return __byte_perm(__byte_perm(b[0], b[1], 0x0040), __byte_perm(b[2], b[3], 0x0040), 0x5410);
+}
+
+/* 32 values of the chunk at src (16-byte aligned) as f32 (v) and the max of their magnitude bits in
+ * the input type (f32 bits, or 16-bit bits for bf16 / f16: >= 0x7F800000 / 0x7F80 / 0x7C00 means
+ * NaN or Inf). raw: the bf16 / f16 words (16 of them), when the caller needs them. */
+template <int DT, int N, int CV>
+static __device__ __forceinline__ uint32_t fp4__cuda_fast_load(const void *src, float *v, uint4 *raw) {
+  uint32_t m = 0;
+  if (DT == FP4_F32) {
+    const uint4 *q = (const uint4 *)src;
+#pragma unroll
+    for (int k = 0; k < N / 4; k++) {
+      uint4 u = q[k];
+      const uint32_t a[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        v[4 * k + j] = __uint_as_float(a[j]);
+        m = max(m, a[j] & 0x7FFFFFFFu);
+      }
+    }
+  } else {
+    const uint4 *q = (const uint4 *)src;
+    uint32_t m2 = 0;
+#pragma unroll
+    for (int k = 0; k < N / 8; k++) {
+      uint4 u = q[k];
+      const uint32_t a[4] = {u.x, u.y, u.z, u.w};
+      raw[k] = u;
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        m2 = __vmaxu2(m2, a[j] & 0x7FFF7FFFu);
+        if (CV) {
+          if (DT == FP4_BF16) {
+            v[8 * k + 2 * j] = __uint_as_float(a[j] << 16);
+            v[8 * k + 2 * j + 1] = __uint_as_float(a[j] & 0xFFFF0000u);
+          } else {
+            float2 f = __half22float2(*(const __half2 *)&a[j]);
+            v[8 * k + 2 * j] = f.x;
+            v[8 * k + 2 * j + 1] = f.y;
+          }
+        }
+      }
+    }
+    m = max(m2 & 0xFFFFu, m2 >> 16);
+  }
+  return m;
+}
+
+/* The block's max magnitude (from fp4__cuda_fast_load's bits) as a float; *bad when NaN / Inf. */
+template <int DT> static __device__ __forceinline__ float fp4__cuda_fast_amax(uint32_t m, int *bad) {
+  if (DT == FP4_F32) {
+    *bad = m >= 0x7F800000u;
+    return __uint_as_float(m);
+  }
+  if (DT == FP4_BF16) {
+    *bad = m >= 0x7F80u;
+    return __uint_as_float(m << 16);
+  }
+  *bad = m >= 0x7C00u;
+  return __half2float(__ushort_as_half((unsigned short)m));
+}
+
+/* Pack 8 code magnitudes (c[i] in 0..7) with the signs of the f32 values v[i] (when sg), element i
+ * in nibble i: codes shifted in from the top, signs funnelled in from the top bits of v. */
+static __device__ __forceinline__ uint32_t fp4__cuda_pack8(const uint32_t *c, const float *v, int sg) {
+  uint32_t w = 0, s = 0;
+#pragma unroll
+  for (int i = 7; i >= 0; i--) {
+    w = (w << 4) | c[i];
+    s = __funnelshift_l(__float_as_uint(v[i]), s, 4);
+  }
+  return sg ? w | (s & 0x88888888u) : w;
+}
+
+/* The four Four Over Six error sums of one NVFP4 block: e = err(e, ((q * sv) * amax) / 1536 - x) in
+ * element order as fp4_nv_err_add, from the rounded magnitudes r (the sign of q is x's, so
+ * |t| = |d - |x||). fast: every nonzero |n| lies in [2^-90, FLT_MAX] (fp4__cuda_div1536's fast
+ * range), checked once per block. */
+static __device__ __forceinline__ float fp4__cuda_nv_err16(const fp4_nv_scale &ts, const float *x, const float *r,
+                                                           float sv, int fast) {
+  const float RK = 6.51041686534881591796875e-4f;
+  float e = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 16; i++) {
+    const float n = __fmul_rn(__fmul_rn(r[i], sv), ts.amax);
+    float d;
+    if (fast) {
+      const float q = __fmul_rn(n, RK);
+      d = __fmaf_rn(__fmaf_rn(-q, 1536.0f, n), RK, q);
+    } else {
+      d = fp4__cuda_div1536(n);
+    }
+    const float t = d - fp4__fabs(x[i]);
+    if (ts.metric == 1) e = e + __fmul_rn(t, t);
+    else if (ts.metric == 2) e = e + fp4__fabs(t);
+    else e = fp4__fabs(t) > e ? fp4__fabs(t) : e;
+  }
+  return e;
+}
+
+/* Does fp4__cuda_div1536's fast path cover every n = (q * sv) * amax, q in +-[0.5, 6], of a block? */
+static __device__ __forceinline__ int fp4__cuda_nv_fast_div(const fp4_nv_scale &ts, float sv) {
+  return sv == 0.0f || (__fmul_rn(__fmul_rn(0.5f, sv), ts.amax) >= 8.07793566946316088e-28f &&
+                        __fmul_rn(__fmul_rn(6.0f, sv), ts.amax) <= 3.40282347e+38f);
+}
+
+/* One NVFP4 block of 16 values v (f32), max magnitude amax, not finite when bad: packed codes into
+ * q[0..1], returns the scale code. FOUR: the Four Over Six rules. */
+template <int FOUR>
+static __device__ __forceinline__ uint8_t fp4__cuda_nv_block16(const fp4_nv_scale &ts, const float *v, float amax,
+                                                               int bad, uint32_t *q) {
+  uint8_t s6, s4;
+  uint32_t c[16];
+  float r6[16], inv;
+  q[0] = q[1] = 0;
+  if (bad) return 0x7F;
+  fp4_nv_candidates(&ts, amax, &s6, &s4);
+  inv = fp4_nv_inv(&ts, s6);
+#pragma unroll
+  for (int i = 0; i < 16; i++) c[i] = fp4__cuda_e2m1_mag(__fmul_rn(fp4__fabs(v[i]), inv), &r6[i]);
+  q[0] = fp4__cuda_pack8(c, v, inv != 0.0f);
+  q[1] = fp4__cuda_pack8(c + 8, v + 8, inv != 0.0f);
+  if (FOUR) {
+    const float inv4 = fp4_nv_inv(&ts, s4), v6 = fp4_e4m3_to_float(s6), v4 = fp4_e4m3_to_float(s4);
+    float r4[16], e6, e4;
+#pragma unroll
+    for (int i = 0; i < 16; i++) c[i] = fp4__cuda_e2m1_mag(__fmul_rn(fp4__fabs(v[i]), inv4), &r4[i]);
+    if (fp4__cuda_nv_fast_div(ts, v6) && fp4__cuda_nv_fast_div(ts, v4)) {
+      e6 = fp4__cuda_nv_err16(ts, v, r6, v6, 1);
+      e4 = fp4__cuda_nv_err16(ts, v, r4, v4, 1);
+    } else {
+      e6 = fp4__cuda_nv_err16(ts, v, r6, v6, 0);
+      e4 = fp4__cuda_nv_err16(ts, v, r4, v4, 0);
+    }
+    if (e4 < e6) {
+      q[0] = fp4__cuda_pack8(c, v, inv4 != 0.0f);
+      q[1] = fp4__cuda_pack8(c + 8, v + 8, inv4 != 0.0f);
+      return s4;
+    }
+  }
+  return s6;
+}
+
+/* Byte offset of scale (r, c) (32-bit coordinates; the offset itself in 64 bits). */
+static __device__ __forceinline__ size_t fp4__cuda_scale_off32(fp4_layout l, uint32_t r, uint32_t c, uint32_t nbr) {
+  if (l != FP4_LAYOUT_SWIZZLED) return (size_t)r * nbr + c;
+  return ((size_t)(r >> 7) * ((nbr + 3) >> 2) + (c >> 2)) * 512 + (r & 31) * 16 + ((r >> 5) & 3) * 4 + (c & 3);
+}
+
+/* KIND 0: MXFP4 OCP / CEIL / ABSMAX3 (p.rule); 1: NVFP4 one candidate; 2: NVFP4 Four Over Six.
+ * n: 32-value chunks, dm: divides by chunks per row. */
+template <int DT, int KIND>
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_fast_kernel(fp4__cuda_qparams p, fp4__cuda_divmod dm,
+                                                                       uint32_t n) {
+  constexpr int ES = DT == FP4_F32 ? 4 : 2;
+  const uint32_t stride = gridDim.x * blockDim.x;
+  const uint32_t nbr = (uint32_t)p.nbr;
+  uint32_t badw = 0;
+  fp4_nv_scale ts;
+  if (!fp4__cuda_scale_ctx(p, KIND != 0, &ts)) return; /* uniform over the grid */
+  for (uint32_t t = blockIdx.x * blockDim.x + threadIdx.x; t < n; t += stride) {
+    const uint32_t r = (__umulhi(t, dm.m) + t) >> dm.s, cc = t - r * dm.d;
+    const char *src = (const char *)p.x + ((uint64_t)r * (uint64_t)p.ldx + (uint64_t)cc * 32) * ES;
+    uint4 *dst = (uint4 *)(p.data + (uint64_t)r * (uint64_t)(p.C / 2) + (uint64_t)cc * 16);
+    float v[32];
+    uint4 raw[4];
+    uint32_t q[4];
+    int bad;
+    if (KIND == 0) {
+      const fp4_rule rule = p.rule;
+      const int pk = FP4__CUDA_BF16X2 && DT == FP4_BF16 && rule != FP4_MX_ABSMAX3; /* bf16 pairs where the exponent allows */
+      const float amax = fp4__cuda_fast_amax<DT>(fp4__cuda_fast_load<DT, 32, DT != FP4_BF16>(src, v, raw), &bad);
+      int e;
+      q[0] = q[1] = q[2] = q[3] = 0;
+      if (bad) e = 128;
+      else if (amax == 0.0f) e = rule == FP4_MX_ABSMAX3 ? fp4__floor_log2(1e-8f) : -127;
+      else {
+        e = fp4__mx_exp(rule, amax);
+        if (pk && e >= -124 && e <= 119) {
+          const uint32_t E2 = (uint32_t)(e + 127) << 7, S2 = ((uint32_t)(e + 129) << 7) | 0x40u;
+#pragma unroll
+          for (int k = 0; k < 4; k++) q[k] = fp4__cuda_mx_bf16x8(raw[k], E2 * 0x10001u, S2 * 0x10001u);
+        } else {
+          const float m = fp4__exp2i(-e);
+          if (DT == FP4_BF16) { /* ABSMAX3 or an extreme exponent: the f32 path */
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+              const uint32_t a[4] = {raw[k].x, raw[k].y, raw[k].z, raw[k].w};
+#pragma unroll
+              for (int j = 0; j < 4; j++) {
+                v[8 * k + 2 * j] = __uint_as_float(a[j] << 16);
+                v[8 * k + 2 * j + 1] = __uint_as_float(a[j] & 0xFFFF0000u);
+              }
+            }
+          }
+#pragma unroll
+          for (int k = 0; k < 4; k++) {
+            uint32_t c[8];
+            float rv;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+              float y = __fmul_rn(fp4__fabs(v[8 * k + i]), m);
+              if (rule == FP4_MX_ABSMAX3) y = __fmul_rn(y, 3.0f);
+              c[i] = fp4__cuda_e2m1_mag(y, &rv);
+            }
+            q[k] = fp4__cuda_pack8(c, v + 8 * k, 1);
+          }
+        }
+      }
+      badw |= (uint32_t)bad;
+      *dst = make_uint4(q[0], q[1], q[2], q[3]);
+      p.scales[fp4__cuda_scale_off32(p.layout, r, cc, nbr)] = bad ? (uint8_t)0xFF : (uint8_t)(e + 127);
+    } else {
+      uint8_t s[2];
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const float amax = fp4__cuda_fast_amax<DT>(fp4__cuda_fast_load<DT, 16, 1>(src + h * 16 * ES, v + 16 * h, raw), &bad);
+        badw |= (uint32_t)bad;
+        s[h] = fp4__cuda_nv_block16<KIND == 2>(ts, v + 16 * h, amax, bad, q + 2 * h);
+      }
+      *dst = make_uint4(q[0], q[1], q[2], q[3]);
+      *(uint16_t *)(p.scales + fp4__cuda_scale_off32(p.layout, r, 2 * cc, nbr)) = (uint16_t)(s[0] | (s[1] << 8));
+    }
+  }
+  if (__any_sync(0xFFFFFFFFu, badw) && (threadIdx.x & 31) == 0) atomicOr(&p.info->flags, FP4_CUDA_FLAG_NONFINITE);
+}
+
 /* 2D scaling (NVFP4, spec §3): one CTA per 16-row strip of Q and W columns (W / 16 tiles, W = 128
  * or 256 threads), the strip loaded (coalesced either way), rotated and drawn into shared memory.
  * Then 16 lanes per 16x16 tile: lane i takes row i of the tile in the source's row-major order (Q
@@ -807,7 +1117,31 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
       fp4__cuda_zero_scales_kernel<<<fp4__cuda_grid((int64_t)((sb + 15) / 16), 256), 256, 0, stream>>>(p, sb);
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
-    if (cfg->scale_2d) {
+    const int64_t nch = p.R * (p.C / 32); /* 32-value chunks of the fast kernel */
+    const int fast = !cfg->scale_2d && !p.transpose && !p.g && !p.sr && k->t && !k->mask && p.vec && p.out_vec &&
+                     (!p.bf16 || dt == FP4_BF16) && p.C % 32 == 0 && nch <= (int64_t)FP4__CUDA_FAST_MAX_CHUNKS &&
+                     (nv ? fp4__cuda_aligned(k->t->scales, 2) && (!fp4_nv_scale_make(rule, 1.0f).metric ||
+                                                                  fp4_nv_scale_make(rule, 1.0f).K == 1536.0f)
+                         : rule == FP4_MX_OCP || rule == FP4_MX_CEIL || rule == FP4_MX_ABSMAX3);
+    if (fast) {
+      int dev = 0, sms = 132;
+      const fp4__cuda_divmod dm = fp4__cuda_divmod_make((uint32_t)(p.C / 32));
+      const int kind = nv ? 1 + (fp4_nv_scale_make(rule, 1.0f).metric != 0) : 0;
+      unsigned g;
+      if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+      g = fp4__cuda_grid(nch, 256);
+      if (g > (unsigned)sms * (unsigned)FP4__CUDA_FAST_CTAS_PER_SM) g = (unsigned)sms * (unsigned)FP4__CUDA_FAST_CTAS_PER_SM;
+#define FP4__QF(DTN)                                                                                            \
+  do {                                                                                                        \
+    if (kind == 0) fp4__cuda_quantize_fast_kernel<DTN, 0><<<g, 256, 0, stream>>>(p, dm, (uint32_t)nch);       \
+    else if (kind == 1) fp4__cuda_quantize_fast_kernel<DTN, 1><<<g, 256, 0, stream>>>(p, dm, (uint32_t)nch);  \
+    else fp4__cuda_quantize_fast_kernel<DTN, 2><<<g, 256, 0, stream>>>(p, dm, (uint32_t)nch);                 \
+  } while (0)
+      if (dt == FP4_BF16) FP4__QF(FP4_BF16);
+      else if (dt == FP4_F32) FP4__QF(FP4_F32);
+      else FP4__QF(FP4_F16);
+#undef FP4__QF
+    } else if (cfg->scale_2d) {
       int W = L > 128 ? L : 128; /* threads: 16 per 16x16 tile */
       size_t smem = (size_t)16 * W * (p.sr ? 12 : 4);
       dim3 grid2((unsigned)((p.C + W - 1) / W), (unsigned)((p.R + 15) / 16));

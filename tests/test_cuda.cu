@@ -3,6 +3,10 @@
  * dequantized value, Hadamard output and scale-layout conversion, on random tensors of odd sizes for
  * every format, rule and option; the W4A16 GEMV against a float64 product of the dequantized
  * operands (spec §5 bound). Needs a GPU. */
+/* Small grid-stride grids (one CTA per SM) so that mid-sized tensors take several iterations and a
+ * remainder, and a low chunk limit so that the larger cases below take the general (64-bit) kernel. */
+#define FP4__CUDA_FAST_CTAS_PER_SM 1
+#define FP4__CUDA_FAST_MAX_CHUNKS (1 << 16)
 #include "fp4_cuda.cuh"
 #include "harness.h"
 
@@ -38,6 +42,8 @@ static void *make_input(fp4_dtype dt, int64_t rows, int64_t ld, int specials) {
   for (int64_t r = 0; r < rows; r++) {
     double mag = pow(2.0, (double)(int)(h_rand() % 24) - 12.0);
     if (dt == FP4_F16) mag = pow(2.0, (double)(int)(h_rand() % 12) - 6.0);
+    else if (h_rand() % 11 == 0) /* extreme block exponents (the bf16 pair path's limits), subnormals */
+      mag = pow(2.0, (h_rand() % 2 ? 1.0 : -1.0) * (double)(116 + (int)(h_rand() % 18)));
     int zero_row = h_rand() % 13 == 0;
     for (int64_t c = 0; c < ld; c++) {
       float v = zero_row ? 0.0f : (float)(h_normal() * mag);
@@ -86,6 +92,7 @@ static int bytes_equal(const void *a, const void *b, size_t n, const char *what,
 static void quant_case(fp4_dtype dt, const fp4_quant_config *cfg, fp4_layout layout, int64_t rows, int64_t cols,
                        int specials, int with_mask) {
   int64_t ld = cols + (int64_t)(h_rand() % 3) * (dt == FP4_F32 ? 4 : 8); /* sometimes padded rows */
+  if (h_rand() % 5 == 0) ld = cols + 1; /* rows not 16-byte aligned: the general kernel */
   int64_t R = cfg->transpose ? cols : rows, C = cfg->transpose ? rows : cols;
   size_t es = dt == FP4_F32 ? 4 : 2, nx = (size_t)(rows * ld) * es;
   size_t db = fp4_data_bytes(R, C), sb = fp4_scale_bytes(cfg->format, R, C, layout), mb = fp4_mask_bytes(R, C);
@@ -266,6 +273,29 @@ static void test_quantize(void) {
     cfg.rounding = FP4_ROUND_STOCHASTIC;
     quant_case(FP4_F16, &cfg, FP4_LAYOUT_SWIZZLED, 37, 336, 1, 0);
   }
+  /* the fast kernel over several grid-stride iterations with a remainder (more than 132 * 256 chunks of
+   * 32 values), every dtype and kind; then past FP4__CUDA_FAST_MAX_CHUNKS (the general kernel) */
+  {
+    static const fp4_rule fr[] = {FP4_MX_OCP, FP4_MX_CEIL, FP4_MX_ABSMAX3, FP4_NV_6, FP4_NV_4, FP4_NV_4OVER6_MSE,
+                                  FP4_NV_4OVER6_MAE, FP4_NV_4OVER6_MAXABS};
+    for (int i = 0; i < 8; i++) {
+      fp4_quant_config cfg = fp4_config_default(fp4_rule_format(fr[i]));
+      cfg.rule = fr[i];
+      if (i == 4) {
+        cfg.has_amax = 1;
+        cfg.amax = 3.0f;
+      }
+      quant_case((fp4_dtype)(i % 3), &cfg, (fp4_layout)(i % 2), 701 + 2 * i, 1536, i == 5, 0);
+    }
+    fp4_quant_config cfg = fp4_config_default(FP4_MXFP4);
+    quant_case(FP4_BF16, &cfg, FP4_LAYOUT_LINEAR, 2053, 1024, 0, 0);
+    cfg = fp4_config_default(FP4_NVFP4);
+    cfg.rule = FP4_NV_4OVER6_MSE;
+    quant_case(FP4_F32, &cfg, FP4_LAYOUT_SWIZZLED, 1031, 2080, 0, 0);
+    cfg.hadamard_bf16 = 1; /* bf16 rounding: the fast kernel for bf16 input only */
+    quant_case(FP4_BF16, &cfg, FP4_LAYOUT_LINEAR, 93, 640, 1, 0);
+    quant_case(FP4_F16, &cfg, FP4_LAYOUT_LINEAR, 93, 640, 1, 0);
+  }
   printf("quantize: %ld cases, %ld failures\n", n_cases, h_fail - before);
 }
 
@@ -273,24 +303,48 @@ static void test_quantize(void) {
  * Four Over Six error's division by 1536 against __fdiv_rn: every one of the 2^32 floats on the device,
  * all 16 codes for the decoder. */
 static __global__ void e2m1_all_kernel(unsigned long long *bad) {
-  unsigned long long n = 0, nd = 0;
+  unsigned long long n = 0, nd = 0, nm = 0;
   for (uint64_t b = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; b < (1ull << 32); b += (uint64_t)gridDim.x * blockDim.x) {
-    float x = __uint_as_float((uint32_t)b);
-    n += fp4__cuda_e2m1(x) != fp4_e2m1_from_float(x);
+    float x = __uint_as_float((uint32_t)b), rv;
+    uint32_t c = fp4_e2m1_from_float(x), m = fp4__cuda_e2m1_mag(fp4__fabs(x), &rv);
+    n += fp4__cuda_e2m1(x) != c;
     nd += __float_as_uint(fp4__cuda_div1536(x)) != __float_as_uint(__fdiv_rn(x, 1536.0f));
+    nm += m != (c & 7u) || __float_as_uint(rv) != __float_as_uint(fp4_e2m1_to_float((uint8_t)(c & 7u)));
   }
   if (n) atomicAdd(bad, n);
   if (nd) atomicAdd(bad + 1, nd);
+  if (nm) atomicAdd(bad + 2, nm);
+}
+
+/* The bf16 pair MXFP4 rounding (fp4__cuda_mx_bf16x8) for every finite bf16 and every block exponent it
+ * takes, against fp4_e2m1_from_float(x * 2^-e). */
+static __global__ void mx_bf16_all_kernel(unsigned long long *bad) {
+  unsigned long long n = 0;
+  for (uint32_t k = blockIdx.x * blockDim.x + threadIdx.x; k < 244u * 65536u; k += gridDim.x * blockDim.x) {
+    int e = -124 + (int)(k / 65536u);
+    uint32_t lo = k % 65536u, hi = lo ^ 0x8001u; /* every bf16 in each half */
+    uint32_t E2 = (uint32_t)(e + 127) << 7, S2 = ((uint32_t)(e + 129) << 7) | 0x40u, wd = lo | (hi << 16);
+    uint32_t q = fp4__cuda_mx_bf16x8(make_uint4(wd, wd, wd, wd), E2 * 0x10001u, S2 * 0x10001u);
+    float m = fp4__exp2i(-e);
+    if ((lo & 0x7F80u) == 0x7F80u || (hi & 0x7F80u) == 0x7F80u) continue;
+    uint32_t want = fp4_e2m1_from_float(fp4_bf16_to_f32((uint16_t)lo) * m) |
+                    ((uint32_t)fp4_e2m1_from_float(fp4_bf16_to_f32((uint16_t)hi) * m) << 4);
+    n += q != want * 0x01010101u;
+  }
+  if (n) atomicAdd(bad, n);
 }
 
 static void test_e2m1(void) {
-  unsigned long long *d = (unsigned long long *)dmalloc(16), h[2] = {1, 1};
-  CK(cudaMemset(d, 0, 16));
+  unsigned long long *d = (unsigned long long *)dmalloc(32), h[4] = {1, 1, 1, 1};
+  CK(cudaMemset(d, 0, 32));
   e2m1_all_kernel<<<1024, 256>>>(d);
+  mx_bf16_all_kernel<<<1024, 256>>>(d + 3);
   CK(cudaGetLastError());
-  hcopy(h, d, 16);
+  hcopy(h, d, 32);
   CHECK_EQ(0, (long long)h[0]);
   CHECK_EQ(0, (long long)h[1]);
+  CHECK_EQ(0, (long long)h[2]);
+  CHECK_EQ(0, (long long)h[3]);
   CK(cudaFree(d));
   for (uint32_t c = 0; c < 16; c++) {
     float a = fp4__cuda_e2m1_value(c), b = fp4_e2m1_to_float((uint8_t)c);
