@@ -1407,7 +1407,9 @@ __global__ void __launch_bounds__(384, 1)
   __syncthreads();
 
   if (tid < 128) { /* producer warpgroup */
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 48;\n"); /* 4 x 48 + 8 x 232 warps' registers: 64 K */
+    /* 40 + 232: the consumers take exactly the registers the producer gives back (168 at entry: the
+     * CTA owns 384 x 168, and setmaxnreg.inc waits until the pool holds what it asks for) */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (tid == 0) {
       for (int kt = 0; kt < nst; kt++) {
         const int s = kt % STAGES, i = kt / STAGES;
@@ -1425,7 +1427,7 @@ __global__ void __launch_bounds__(384, 1)
         aux_t &X = aux[s];
         uint32_t mn[4] = {255u, 255u, 255u, 255u}, mx[4] = {0u, 0u, 0u, 0u};
 #pragma unroll 1
-        for (int t = 0; t < NX / 32; t++) { /* not unrolled: 48 registers */
+        for (int t = 0; t < NX / 32; t++) { /* not unrolled: 40 registers */
           const int m = lane + 32 * t, r = m0 + m;
           uint32_t v;
           if (wide) {
