@@ -11,6 +11,7 @@
  *     ==== cuda gemm: helpers ====      status mapping, inline PTX (mma, cp.async), E2M1 decoders
  *     ==== cuda gemm: w4a4 exact ====   reproducible W4A4 (fp4.h's bits) on integer tensor cores
  *     ==== cuda gemm: w4a16 ====        weight-only GEMM on bf16/f16 tensor cores, any M
+ *     ==== cuda gemm: hopper exact w4a4 ====  exact MXFP4 W4A4 on the int8 wgmma (sm_90a, workspace)
  *     ==== cuda gemm: blackwell ====    native block-scaled FP4 MMA (sm_120a mma.sync, sm_100a tcgen05)
  *     ==== cuda gemm: host API ====     validation, tile choice, launches, the stamped-out names
  *
@@ -43,7 +44,8 @@
  * SASS checked (.ci/steps/cuda_sass.sh) but never executed: no Blackwell GPU was available. On Hopper
  * (sm_90a build), given fp4_cuda_gemm_workspace_size bytes, the _fast names dequantize A into the
  * workspace as bf16 (exact) and run the wgmma W4A16 kernel; elsewhere, or without the workspace, they
- * run the exact kernel.
+ * run the exact kernel. The exact names, on Hopper with that workspace, run MXFP4 on the int8 wgmma
+ * kernel (the same bits; see its banner).
  */
 #ifndef FP4_CUDA_GEMM_INL
 #define FP4_CUDA_GEMM_INL
@@ -1305,12 +1307,15 @@ __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const 
  *            f = 2^(eb-161) and the column factor 2^(ea-95), capped at 2^127 (ea >= 223: the term
  *            overflows to +-Inf either way, and T = 0 stays 0), other rows as MID.
  *    Cost per accumulator element and block: 3 instructions (IADD + 2 FFMA) against 128 x NX x 32 / 4096
- *    tensor cycles per CTA and block: issue-bound at about a third of the int8 tensor rate.
+ *    tensor cycles per CTA and block: issue-bound at about a third of the int8 tensor rate (the FAST
+ *    path's SASS: 192 of about 235 instructions per block and thread are the promotion). Measured on an
+ *    H100: 194-211 TFLOP/s at M >= 2048 (the mma.sync kernel: 67-74), well under that bound.
  *  - deterministic: fixed order, no split-K. Epilogue through shared memory as the W4A16 TMA kernel.
  * Compiled for sm_90a only (trapping stub elsewhere; the host launches it on sm_90 devices only). */
 #define FP4__CG_S8_STAGES(NX) ((NX) == 128 ? 6 : 8)
 /* Whether the Hopper _fast names run this kernel for MXFP4 (1) or the bf16 dequantize + wgmma W4A16
- * path (0); decided from bench_cuda_gemm's rows of both. */
+ * path (0). 0: bench_cuda_gemm w4a4 (H100) measured the bf16 path faster at every shape, e.g. 504 vs 206
+ * TFLOP/s at 8192^3, 187 vs 145 at M = 128, N x K = 8192 x 28672. */
 #ifndef FP4__CG_S8WG_FAST
 #define FP4__CG_S8WG_FAST 0
 #endif
@@ -1730,7 +1735,8 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
 
 /* Bytes of caller workspace the CUDA GEMMs need for an M x N x K product (enough for every entry point):
  * the decode GEMV's split-K (W4A16, M = 1), and on Hopper the W4A4 _fast path's bf16 copy of A (M*K*2
- * bytes; with less, _fast runs the exact kernel), and the Hopper W4A16 split-K's fp32 partials (up to
+ * bytes; with less, _fast runs the exact kernel), the exact MXFP4 path's int8 copy of A (M*K bytes; with
+ * less, the mma.sync kernel), and the Hopper W4A16 split-K's fp32 partials (up to
  * 4*M*N*4 bytes for M <= 256; with less, no split). The other tensor-core kernels need none. */
 FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
   size_t w = 0;
@@ -1752,7 +1758,8 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #define FP4_CUDA_GEMM_TILE_16x128 2  /* 8 warps, 1 x 8, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_16x64 3   /* 4 warps, 1 x 4, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_COUNT 4
-/* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows. */
+/* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows.
+ * On the exact W4A4 engine (MXFP4, with the workspace) WG64 / WG128 name the s8 wgmma kernel's width. */
 #define FP4_CUDA_GEMM_TILE_WG64 16
 #define FP4_CUDA_GEMM_TILE_WG128 17
 #define FP4_CUDA_GEMM_TILE_WG256 18
