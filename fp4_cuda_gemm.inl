@@ -11,6 +11,7 @@
  *     ==== cuda gemm: helpers ====      status mapping, inline PTX (mma, cp.async), E2M1 decoders
  *     ==== cuda gemm: w4a4 exact ====   reproducible W4A4 (fp4.h's bits) on integer tensor cores
  *     ==== cuda gemm: w4a16 ====        weight-only GEMM on bf16/f16 tensor cores, any M
+ *     ==== cuda gemm: hopper exact w4a4 ====  exact MXFP4 W4A4 on the int8 wgmma (sm_90a, workspace)
  *     ==== cuda gemm: blackwell ====    native block-scaled FP4 MMA (sm_120a mma.sync, sm_100a tcgen05)
  *     ==== cuda gemm: host API ====     validation, tile choice, launches, the stamped-out names
  *
@@ -43,7 +44,8 @@
  * SASS checked (.ci/steps/cuda_sass.sh) but never executed: no Blackwell GPU was available. On Hopper
  * (sm_90a build), given fp4_cuda_gemm_workspace_size bytes, the _fast names dequantize A into the
  * workspace as bf16 (exact) and run the wgmma W4A16 kernel; elsewhere, or without the workspace, they
- * run the exact kernel.
+ * run the exact kernel. The exact names, on Hopper with that workspace, run MXFP4 on the int8 wgmma
+ * kernel (the same bits; see its banner).
  */
 #ifndef FP4_CUDA_GEMM_INL
 #define FP4_CUDA_GEMM_INL
@@ -1275,6 +1277,332 @@ __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const 
   }
 }
 
+/* ==== cuda gemm: hopper exact w4a4 ====
+ *
+ * sm_90a exact MXFP4 W4A4 (fp4.h's bits) on the int8 wgmma: C[M,N] = epilogue(sum over 32-blocks, in K
+ * order, of RN(acc + t_b)), t_b = the correctly rounded T_b * 2^(ea+eb-256), T_b the exact integer dot of
+ * a block (spec §5, fp4__gemm_w4a4_cols). Roles as in the W4A16 TMA kernel: the weights B (N x K) are the
+ * wgmma A operand from registers (64 rows per consumer warpgroup, 128 per CTA), the activations A the
+ * B operand from shared memory, K-major with the 128-byte swizzle, as int8 (2 * E2M1 in [-12, 12]):
+ *  - prepass (fp4__cuda_gemm_s8_prep_kernel): A's codes -> int8 in the caller's workspace (M*K bytes),
+ *    each 32-block permuted so that the packed 32-bit word l of a weight block (codes 8l..8l+7) is what
+ *    wgmma wants from lane l (k = 4l..4l+3 and 16+4l..16+4l+3): word l of the block's int8 row holds
+ *    codes 8l..8l+3, word 4+l codes 8l+4..8l+7 (A and B permuted alike; the block sum is exact);
+ *  - CTA: 384 threads. Warpgroup 0: thread 0 issues the TMA copies of a stage (128 K: NX x 128 int8
+ *    activations with the 128-byte swizzle, 128 x 64 packed weight bytes with the 64-byte swizzle, which
+ *    makes the consumers' 32-bit weight reads conflict-free); warp 1 turns the stage's activation scale
+ *    codes into fp32 factors 2^(ea-127) in shared memory (laid out per consumer lane, read as float4) and
+ *    the min / max code of each block (255 left out); both arrive on the stage's full mbarrier.
+ *    Warpgroups 1, 2: consumers (setmaxnreg 232), 64 weight rows x NX activation rows each.
+ *  - per 32-block: two wgmma m64n(NX/2)k32 s32 (one per half of the NX columns, scale-d = 0: D = T) into
+ *    two accumulator sets; while the tensor cores run one half, the warp promotes the other:
+ *    x = bits(T + 1.5*2^23) (= 1.5*2^23 + T as a float), t1 = fma(x, f, -1.5*2^23 f) = T * 2^(eb-129)
+ *    exactly (f of the weight row, eb <= 231), then per warp and block (codes reduced with redux.sync):
+ *      FAST: acc = fma(t1, 2^(ea-127), acc), when every product t1 * 2^(ea-127) is exact: an integer times
+ *            2^n with 107 <= ea + eb <= 371 (n = ea+eb-256 in [-149, 115]: a multiple of 2^-149 below
+ *            4608 * 2^115 < FLT_MAX); one rounding, as RN(acc + t_b) with t_b exact; 255 codes give NaN
+ *            either way and are left out of the test;
+ *      MID:  acc = acc + RN(t1 * 2^(ea-127)) (fp4__cuda_gemm_promote: t_b rounded once, then the add);
+ *      SLOW: a weight code of the warp in [232, 254] (f * -1.5*2^23 would overflow): such rows take
+ *            f = 2^(eb-161) and the column factor 2^(ea-95), capped at 2^127 (ea >= 223: the term
+ *            overflows to +-Inf either way, and T = 0 stays 0), other rows as MID.
+ *    Cost per accumulator element and block: 3 instructions (IADD + 2 FFMA) against 128 x NX x 32 / 4096
+ *    tensor cycles per CTA and block: issue-bound at about a third of the int8 tensor rate (the FAST
+ *    path's SASS: 192 of about 235 instructions per block and thread are the promotion). Measured on an
+ *    H100: 194-211 TFLOP/s at M >= 2048 (the mma.sync kernel: 67-74), well under that bound.
+ *  - deterministic: fixed order, no split-K. Epilogue through shared memory as the W4A16 TMA kernel.
+ * Compiled for sm_90a only (trapping stub elsewhere; the host launches it on sm_90 devices only). */
+#define FP4__CG_S8_STAGES(NX) ((NX) == 128 ? 6 : 8)
+/* Whether the Hopper _fast names run this kernel for MXFP4 (1) or the bf16 dequantize + wgmma W4A16
+ * path (0). 0: bench_cuda_gemm w4a4 (H100) measured the bf16 path faster at every shape, e.g. 504 vs 206
+ * TFLOP/s at 8192^3, 187 vs 145 at M = 128, N x K = 8192 x 28672. */
+#ifndef FP4__CG_S8WG_FAST
+#define FP4__CG_S8WG_FAST 0
+#endif
+#define FP4__CG_S8_FAST 0 /* 0: mode codes of the per-warp promotion choice */
+#define FP4__CG_S8_MID 1
+#define FP4__CG_S8_SLOW 2
+
+/* Per-stage activation-scale data of the s8 wgmma kernel: fb[block][half][lane%4][2*(r/8) + r%2] is the
+ * factor of activation row half*NX/2 + r (r%8/2 = lane%4), padded so the lanes' float4 reads hit
+ * distinct banks; amin/amax: the block's extreme codes over the tile's rows (255 and tails left out). */
+template <int NX>
+struct __align__(16) fp4__cuda_gemm_s8_aux {
+  float fb[4][2][4][NX / 8 + 4];
+  int amin[4], amax[4];
+};
+
+/* d[64 x N] = A(64x32 s8, registers: rows g/g+8, k 4l.. / 16+4l..) . B(desc: N x 32 s8, K-major), D = A.B. */
+template <int N>
+static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_s8(int *d, const uint32_t a[4], uint64_t desc) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  if (N == 32)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n32k32.s32.s8.s8 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
+        "{%16, %17, %18, %19}, %20, 0;\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
+          "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (N == 64)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+        "{%32, %33, %34, %35}, %36, 0;\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
+          "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]),
+          "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]),
+          "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+#else
+  (void)d; (void)a; (void)desc; __trap();
+#endif
+}
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_ireg(int &r) { asm volatile("" : "+r"(r)::"memory"); }
+
+/* Prepass: A's packed codes -> int8 (2 * E2M1), rows of K bytes, each 32-block permuted (see above). */
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
+                                                                          int64_t K, uint8_t *__restrict__ out) {
+  const int64_t per = K / 32, n = rows * per;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / per, b = i % per;
+    const uint2 *src = reinterpret_cast<const uint2 *>(a + r * (K / 2) + b * 16); /* bases are 8-byte aligned */
+    const uint2 v0 = src[0], v1 = src[1];
+    const uint32_t w[4] = {v0.x, v0.y, v1.x, v1.y};
+    uint4 lo, hi;
+    lo.x = fp4__cuda_gemm_e2m1x4_s8(w[0] & 0xFFFFu), hi.x = fp4__cuda_gemm_e2m1x4_s8(w[0] >> 16);
+    lo.y = fp4__cuda_gemm_e2m1x4_s8(w[1] & 0xFFFFu), hi.y = fp4__cuda_gemm_e2m1x4_s8(w[1] >> 16);
+    lo.z = fp4__cuda_gemm_e2m1x4_s8(w[2] & 0xFFFFu), hi.z = fp4__cuda_gemm_e2m1x4_s8(w[2] >> 16);
+    lo.w = fp4__cuda_gemm_e2m1x4_s8(w[3] & 0xFFFFu), hi.w = fp4__cuda_gemm_e2m1x4_s8(w[3] >> 16);
+    uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + b * 32);
+    dst[0] = lo;
+    dst[1] = hi;
+  }
+}
+
+template <int NX>
+__global__ void __launch_bounds__(384, 1)
+    fp4__cuda_gemm_w4a4_s8wg_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
+                                    const fp4__cuda_gemm_w4a4_args p) {
+  constexpr int STAGES = FP4__CG_S8_STAGES(NX), XB = NX * 128, WB = FP4__CG_WG_BN * 64, H = NX / 2, R = NX / 4;
+  typedef fp4__cuda_gemm_s8_aux<NX> aux_t;
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
+  unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
+  unsigned char *ws = xs + STAGES * XB;
+  aux_t *aux = reinterpret_cast<aux_t *>(ws + STAGES * WB);
+  float2 *lut = reinterpret_cast<float2 *>(aux + STAGES); /* weight code -> {2^(e-129), -1.5*2^23 * 2^(e-129)} */
+  uint64_t *bars = reinterpret_cast<uint64_t *>(lut + 256); /* full[STAGES], empty[STAGES] */
+  const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs), ws_s = (uint32_t)__cvta_generic_to_shared(ws);
+  const uint32_t full0 = (uint32_t)__cvta_generic_to_shared(bars), empty0 = full0 + 8 * STAGES;
+  const int tid = threadIdx.x;
+  const int n0 = blockIdx.x * FP4__CG_WG_BN, m0 = blockIdx.y * NX;
+  const int64_t K = p.K, nblk = K / 32;
+  const int nst = (int)((nblk + 3) / 4); /* stages of 128 K */
+
+  if (tid < 256) lut[tid] = fp4__cuda_gemm_row_factor(FP4_MXFP4, (uint8_t)tid);
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      fp4__cuda_gemm_bar_init(full0 + 8 * s, 33); /* the TMA thread + the scale warp */
+      fp4__cuda_gemm_bar_init(empty0 + 8 * s, 256);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (tid < 128) { /* producer warpgroup */
+    /* 40 + 232: the consumers take exactly the registers the producer gives back (168 at entry: the
+     * CTA owns 384 x 168, and setmaxnreg.inc waits until the pool holds what it asks for) */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (tid == 0) {
+      for (int kt = 0; kt < nst; kt++) {
+        const int s = kt % STAGES, i = kt / STAGES;
+        if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
+        fp4__cuda_gemm_bar_expect(full0 + 8 * s, (uint32_t)(XB + WB));
+        fp4__cuda_gemm_tma2d(xs_s + s * XB, &tmx, kt * 128, m0, full0 + 8 * s);
+        fp4__cuda_gemm_tma2d(ws_s + s * WB, &tmw, kt * 64, n0, full0 + 8 * s);
+      }
+    } else if (tid >= 32 && tid < 64) { /* activation scales of each stage */
+      const int lane = tid & 31;
+      const bool wide = p.la == FP4_LAYOUT_LINEAR && nblk % 4 == 0 && (uintptr_t)p.sa % 4 == 0;
+      for (int kt = 0; kt < nst; kt++) {
+        const int s = kt % STAGES, i = kt / STAGES;
+        if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
+        aux_t &X = aux[s];
+        uint32_t mn[4] = {255u, 255u, 255u, 255u}, mx[4] = {0u, 0u, 0u, 0u};
+#pragma unroll 1
+        for (int t = 0; t < NX / 32; t++) { /* not unrolled: 40 registers */
+          const int m = lane + 32 * t, r = m0 + m;
+          uint32_t v;
+          if (wide) {
+            v = r < p.M ? __ldg(reinterpret_cast<const uint32_t *>(p.sa + (int64_t)r * nblk + 4 * kt)) : 0x7F7F7F7Fu;
+          } else {
+            v = 0;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+              v |= (uint32_t)fp4__cuda_gemm_scale(p.sa, p.la, r, p.M, (int64_t)kt * 4 + j, nblk, 127) << (8 * j);
+          }
+          const int hf = m / H, rr = m % H, at = 2 * (rr >> 3) + (rr & 1), ll = (rr & 7) >> 1;
+#pragma unroll
+          for (int j = 0; j < 4; j++) {
+            const uint32_t c = (v >> (8 * j)) & 0xFFu;
+            if (r < p.M && (int64_t)kt * 4 + j < nblk && c != 0xFFu) {
+              mn[j] = c < mn[j] ? c : mn[j];
+              mx[j] = c > mx[j] ? c : mx[j];
+            }
+            X.fb[j][hf][ll][at] = fp4__cuda_gemm_e8m0_f((uint8_t)c, 0);
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const uint32_t a0 = __reduce_min_sync(0xFFFFFFFFu, mn[j]), a1 = __reduce_max_sync(0xFFFFFFFFu, mx[j]);
+          if (lane == 0) {
+            X.amin[j] = (int)a0;
+            X.amax[j] = (int)a1;
+          }
+        }
+        fp4__cuda_gemm_bar_arrive(full0 + 8 * s);
+      }
+    }
+  } else { /* consumer warpgroups */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int ct = tid - 128, lane = tid & 31, g = lane >> 2, l = lane & 3;
+    const int row0 = (ct >> 7) * 64 + ((ct >> 5) & 3) * 16 + g; /* weight rows row0, row0 + 8 of the CTA */
+    const uint32_t swz = (uint32_t)((row0 >> 1) & 3);          /* 64-byte swizzle phase of both rows */
+    const bool wide = p.lb == FP4_LAYOUT_LINEAR && nblk % 4 == 0 && (uintptr_t)p.sb % 4 == 0;
+    auto fetch = [&](int s, uint32_t (&o)[2]) {
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int r = n0 + row0 + 8 * h;
+        if (wide) {
+          o[h] = r < p.N ? __ldg(reinterpret_cast<const uint32_t *>(p.sb + (int64_t)r * nblk + 4 * (int64_t)s)) : 0x7F7F7F7Fu;
+        } else {
+          uint32_t v = 0;
+#pragma unroll
+          for (int j = 0; j < 4; j++)
+            v |= (uint32_t)fp4__cuda_gemm_scale(p.sb, p.lb, r, p.N, (int64_t)s * 4 + j, nblk, 127) << (8 * j);
+          o[h] = v;
+        }
+      }
+    };
+    float acc[NX / 2];
+    int d0[R], d1[R]; /* the two halves' int32 block sums */
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < R; i++) d0[i] = d1[i] = 0;
+    /* promote half hf of a block: d = T, factors fa0/fa1 of rows row0/row0+8, activation factors fbp */
+    auto promote = [&](int (&d)[R], const int hf, int mode, float2 fa0, float2 fa1, bool sh0, bool sh1,
+                       const float *fbp) {
+      float fb[NX / 8];
+#pragma unroll
+      for (int q = 0; q < NX / 32; q++) {
+        const float4 v = reinterpret_cast<const float4 *>(fbp)[q];
+        fb[4 * q] = v.x, fb[4 * q + 1] = v.y, fb[4 * q + 2] = v.z, fb[4 * q + 3] = v.w;
+      }
+      if (mode == FP4__CG_S8_FAST) {
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          const float2 fa = (i >> 1) & 1 ? fa1 : fa0;
+          const float t1 = fmaf(__int_as_float(d[i] + FP4__CG_MAGIC), fa.x, fa.y);
+          acc[hf * R + i] = fmaf(t1, fb[2 * (i >> 2) + (i & 1)], acc[hf * R + i]);
+        }
+      } else { /* MID, SLOW: t_b rounded once, then the add */
+        float fx[NX / 8]; /* SLOW: factors 2^(ea-95) capped at 2^127 for the shifted rows (NaN stays NaN) */
+#pragma unroll
+        for (int q = 0; q < NX / 8; q++) {
+          const float f = __fmul_rn(fb[q], 4294967296.0f);
+          fx[q] = f > __int_as_float(0x7F000000) ? __int_as_float(0x7F000000) : f; /* 2^127 */
+        }
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+          const bool hi = (i >> 1) & 1;
+          const float2 fa = hi ? fa1 : fa0;
+          const float t1 = fmaf(__int_as_float(d[i] + FP4__CG_MAGIC), fa.x, fa.y);
+          const float fbv = (hi ? sh1 : sh0) ? fx[2 * (i >> 2) + (i & 1)] : fb[2 * (i >> 2) + (i & 1)];
+          acc[hf * R + i] = __fadd_rn(acc[hf * R + i], __fmul_rn(t1, fbv));
+        }
+      }
+    };
+    /* the promotion mode of a block for this warp (uniform: redux over the warp's 16 weight rows) */
+    auto mode_of = [&](uint32_t e0, uint32_t e1, const aux_t &X, int j) {
+      const uint32_t mn = __reduce_min_sync(0xFFFFFFFFu, e0 < e1 ? e0 : e1);
+      const uint32_t x0 = e0 == 0xFFu ? 0u : e0, x1 = e1 == 0xFFu ? 0u : e1;
+      const uint32_t mx = __reduce_max_sync(0xFFFFFFFFu, x0 > x1 ? x0 : x1);
+      if (mx >= 232u) return FP4__CG_S8_SLOW;
+      return (int)mn + X.amin[j] >= 107 && (int)mx + X.amax[j] <= 371 ? FP4__CG_S8_FAST : FP4__CG_S8_MID;
+    };
+    uint32_t sc[2], sn[2] = {0u, 0u};
+    if (nst > 0) fetch(0, sn);
+    /* One block at a time: both halves' wgmma, wait, promote. ptxas serializes the wgmmas (C7514) when a
+     * warpgroup reads one accumulator set while the next block's wgmma runs into the other (tried: ping-pong
+     * halves with wait_group 1), so the overlap of promotion and tensor work comes from the two consumer
+     * warpgroups, whose warps share each SM sub-partition. */
+    for (int kt = 0; kt < nst; kt++) {
+      const int s = kt % STAGES;
+      sc[0] = sn[0];
+      sc[1] = sn[1];
+      if (kt + 1 < nst) fetch(kt + 1, sn);
+      fp4__cuda_gemm_bar_wait(full0 + 8 * s, (uint32_t)((kt / STAGES) & 1));
+      const aux_t &X = aux[s];
+      const unsigned char *wst = ws + s * WB;
+      const uint64_t desc = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        uint32_t A[4];
+        const uint32_t off = (((uint32_t)j ^ swz) << 4) + 4 * l;
+        const uint32_t w0 = *reinterpret_cast<const uint32_t *>(wst + row0 * 64 + off);
+        const uint32_t w1 = *reinterpret_cast<const uint32_t *>(wst + (row0 + 8) * 64 + off);
+        A[0] = fp4__cuda_gemm_e2m1x4_s8(w0 & 0xFFFFu);
+        A[1] = fp4__cuda_gemm_e2m1x4_s8(w1 & 0xFFFFu);
+        A[2] = fp4__cuda_gemm_e2m1x4_s8(w0 >> 16);
+        A[3] = fp4__cuda_gemm_e2m1x4_s8(w1 >> 16);
+#pragma unroll
+        for (int i = 0; i < R; i++) fp4__cuda_gemm_wg_ireg(d0[i]), fp4__cuda_gemm_wg_ireg(d1[i]);
+        fp4__cuda_gemm_wg_fence();
+        fp4__cuda_gemm_wgmma_s8<H>(d0, A, desc + 2 * j);
+        /* activation rows H.. start H/8 swizzle atoms (1024 bytes each) further */
+        fp4__cuda_gemm_wgmma_s8<H>(d1, A, desc + 2 * j + (uint64_t)(H * 128 / 16));
+        fp4__cuda_gemm_wg_commit();
+        const uint32_t e0 = (sc[0] >> (8 * j)) & 0xFFu, e1 = (sc[1] >> (8 * j)) & 0xFFu;
+        const bool sh0 = e0 >= 232u && e0 != 0xFFu, sh1 = e1 >= 232u && e1 != 0xFFu;
+        const float2 fa0 = lut[sh0 ? e0 - 32u : e0], fa1 = lut[sh1 ? e1 - 32u : e1];
+        const int mode = mode_of(e0, e1, X, j);
+        fp4__cuda_gemm_wg_wait<0>();
+#pragma unroll
+        for (int i = 0; i < R; i++) fp4__cuda_gemm_wg_ireg(d0[i]), fp4__cuda_gemm_wg_ireg(d1[i]);
+        promote(d0, 0, mode, fa0, fa1, sh0, sh1, &X.fb[j][0][l][0]);
+        promote(d1, 1, mode, fa0, fa1, sh0, sh1, &X.fb[j][1][l][0]);
+      }
+      fp4__cuda_gemm_bar_arrive(empty0 + 8 * s); /* the stage's readers are done */
+    }
+    /* epilogue through shared memory (idle pipeline buffers) as the W4A16 TMA kernel */
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + (row0 & 63) + 8 * ((i >> 1) & 1)] = acc[i];
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
+    const int nb = n0 + (ct >> 7) * 64;
+    for (int idx = ct & 127; idx < NX * 16; idx += 128) {
+      const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
+      if (m >= p.M) break;
+      const float4 v = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
+      const float vv[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+        if (n + j < p.N) {
+          const int64_t e = (int64_t)m * p.ldc + n + j;
+          fp4__store(p.C, p.ct, e, fp4_gemm_epilogue(p.alpha, vv[j], p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, e) : 0.0f));
+        }
+    }
+  }
+#else
+  (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)H; (void)R; (void)sizeof(aux_t);
+  __trap(); /* sm_90a only; never launched elsewhere */
+#endif
+}
+
 /* ==== cuda gemm: blackwell ==== */
 
 /* sm_100 family: tcgen05.mma kind::mxf4nvf4.block16 (NVFP4) / kind::mxf4.block32 (MXFP4), one 128x128
@@ -1407,7 +1735,8 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
 
 /* Bytes of caller workspace the CUDA GEMMs need for an M x N x K product (enough for every entry point):
  * the decode GEMV's split-K (W4A16, M = 1), and on Hopper the W4A4 _fast path's bf16 copy of A (M*K*2
- * bytes; with less, _fast runs the exact kernel), and the Hopper W4A16 split-K's fp32 partials (up to
+ * bytes; with less, _fast runs the exact kernel), the exact MXFP4 path's int8 copy of A (M*K bytes; with
+ * less, the mma.sync kernel), and the Hopper W4A16 split-K's fp32 partials (up to
  * 4*M*N*4 bytes for M <= 256; with less, no split). The other tensor-core kernels need none. */
 FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
   size_t w = 0;
@@ -1429,7 +1758,8 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #define FP4_CUDA_GEMM_TILE_16x128 2  /* 8 warps, 1 x 8, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_16x64 3   /* 4 warps, 1 x 4, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_COUNT 4
-/* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows. */
+/* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows.
+ * On the exact W4A4 engine (MXFP4, with the workspace) WG64 / WG128 name the s8 wgmma kernel's width. */
 #define FP4_CUDA_GEMM_TILE_WG64 16
 #define FP4_CUDA_GEMM_TILE_WG128 17
 #define FP4_CUDA_GEMM_TILE_WG256 18
@@ -1546,6 +1876,53 @@ static inline fp4_status fp4__cuda_gemm_wgt_go(const fp4__cuda_gemm_w4a16_args &
   if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
     return FP4_ERR_DEVICE;
   kernel<<<grid, 384, smem, s>>>(mx, mw, a);
+  return fp4__cuda_gemm_status(cudaGetLastError());
+}
+
+/* Launches of the Hopper exact MXFP4 kernel (tests check that they exercise it). */
+static inline long fp4__cuda_gemm_s8wg_runs(long inc) {
+  static std::atomic<long> n(0);
+  return n.fetch_add(inc, std::memory_order_relaxed) + inc;
+}
+
+/* Hopper exact MXFP4 W4A4: the prepass into the workspace (M*K bytes, 16-byte aligned, checked by the
+ * caller), then the s8 wgmma kernel; *done = 0 (nothing launched) where the tensor maps cannot be built. */
+template <int NX>
+static inline fp4_status fp4__cuda_gemm_s8wg_go(const fp4__cuda_gemm_w4a4_args &a, void *ws, cudaStream_t s, int *done) {
+  const fp4__cg_encode_fn enc = fp4__cuda_gemm_encoder();
+  CUtensorMap mx, mw;
+  *done = 0;
+  if (!enc || a.K % 32 || (uintptr_t)a.b % 16 || (uintptr_t)ws % 16) return FP4_OK;
+  {
+    const cuuint64_t dims[2] = {(cuuint64_t)a.K, (cuuint64_t)a.M}, strides[1] = {(cuuint64_t)a.K};
+    const cuuint32_t box[2] = {128, (cuuint32_t)NX}, es[2] = {1, 1};
+    if (enc(&mx, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, ws, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
+            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+      return FP4_OK;
+  }
+  {
+    const cuuint64_t dims[2] = {(cuuint64_t)(a.K / 2), (cuuint64_t)a.N}, strides[1] = {(cuuint64_t)(a.K / 2)};
+    const cuuint32_t box[2] = {64, FP4__CG_WG_BN}, es[2] = {1, 1};
+    if (enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)a.b, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
+            CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+      return FP4_OK;
+  }
+  *done = 1;
+  {
+    const int64_t n = (int64_t)a.M * (a.K / 32);
+    const int blocks = (int)(n / 256 + 1 < 8192 ? n / 256 + 1 : 8192);
+    fp4__cuda_gemm_s8_prep_kernel<<<blocks, 256, 0, s>>>(a.a, a.M, a.K, (uint8_t *)ws);
+    if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
+  }
+  constexpr int ST = FP4__CG_S8_STAGES(NX);
+  const size_t smem = 1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 64 + sizeof(fp4__cuda_gemm_s8_aux<NX>)) +
+                      256 * sizeof(float2) + 16 * ST;
+  const dim3 grid(fp4__cuda_gemm_cdiv(a.N, FP4__CG_WG_BN), fp4__cuda_gemm_cdiv(a.M, NX));
+  auto kernel = fp4__cuda_gemm_w4a4_s8wg_kernel<NX>;
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+    return FP4_ERR_DEVICE;
+  kernel<<<grid, 384, smem, s>>>(mx, mw, a);
+  fp4__cuda_gemm_s8wg_runs(1);
   return fp4__cuda_gemm_status(cudaGetLastError());
 }
 
@@ -1677,6 +2054,39 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
   }
   if (A->rows > 0x7FFFFFFF - 256 || B->rows > 0x7FFFFFFF - 256) return FP4_ERR_OVERFLOW;
   if (engine != FP4_CUDA_GEMM_W4A4_EXACT && engine != FP4_CUDA_GEMM_W4A4_NATIVE) return FP4_ERR_ARG;
+  /* packed rows are K/2 bytes: 16-byte copies when rows and bases allow, else 8 (NVFP4 with K % 32 == 16) */
+  vec = ((A->cols / 2) % 16 == 0 && (uintptr_t)A->data % 16 == 0 && (uintptr_t)B->data % 16 == 0) ? 16 : 8;
+  a.a = A->data;
+  a.b = B->data;
+  a.sa = A->scales;
+  a.sb = B->scales;
+  a.la = A->scale_layout;
+  a.lb = B->scale_layout;
+  a.M = (int)A->rows;
+  a.N = (int)B->rows;
+  a.K = A->cols;
+  a.C = C;
+  a.ct = ct;
+  a.ldc = ldc;
+  a.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale; /* alpha_eff, as fp4.h */
+  a.beta = beta;
+  a.vec16 = vec == 16;
+  /* Hopper exact MXFP4 (fp4.h's bits): the int8 wgmma kernel, given M*K bytes of workspace (16-byte
+   * aligned, overlapping no operand or C) and 16-byte aligned weights; else the mma.sync kernel below */
+  if (A->format == FP4_MXFP4 && (engine == FP4_CUDA_GEMM_W4A4_EXACT || FP4__CG_S8WG_FAST) &&
+      (tile == FP4_CUDA_GEMM_TILE_AUTO || tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128) && ws &&
+      ws_bytes >= (size_t)(A->rows * A->cols) && (uintptr_t)ws % 16 == 0 && (uintptr_t)A->data % 8 == 0 &&
+      (uintptr_t)B->data % 16 == 0 && !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) &&
+      fp4__cuda_gemm_has_wgmma()) {
+    int done = 0, nx = tile == FP4_CUDA_GEMM_TILE_WG64 ? 64 : 128;
+    if (tile == FP4_CUDA_GEMM_TILE_AUTO &&
+        (int64_t)fp4__cuda_gemm_cdiv(A->rows, 128) * fp4__cuda_gemm_cdiv(B->rows, 128) < (int64_t)fp4__cuda_gemm_sms())
+      nx = 64; /* fewer 128 x 128 tiles than SMs */
+    st = nx == 64 ? fp4__cuda_gemm_s8wg_go<64>(a, ws, stream, &done) : fp4__cuda_gemm_s8wg_go<128>(a, ws, stream, &done);
+    if (done) return st;
+  }
+  if (engine == FP4_CUDA_GEMM_W4A4_EXACT && (tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128))
+    tile = FP4_CUDA_GEMM_TILE_AUTO; /* the s8 wgmma kernel does not apply: the mma.sync kernel, same bits */
   if (engine == FP4_CUDA_GEMM_W4A4_NATIVE && (tile == FP4_CUDA_GEMM_TILE_AUTO || tile >= FP4_CUDA_GEMM_TILE_WG64) &&
       ws && ws_bytes >= (size_t)(A->rows * A->cols * 2) && (uintptr_t)ws % 16 == 0 && (uintptr_t)A->data % 8 == 0 &&
       (uintptr_t)B->data % 8 == 0 && !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) &&
@@ -1725,25 +2135,8 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
     tile = big >= 2 * (int64_t)fp4__cuda_gemm_sms() ? FP4_CUDA_GEMM_TILE_128x128 : FP4_CUDA_GEMM_TILE_64x128;
   }
   if (tile != FP4_CUDA_GEMM_TILE_128x128 && tile != FP4_CUDA_GEMM_TILE_64x128) return FP4_ERR_ARG;
-  /* packed rows are K/2 bytes: 16-byte copies when rows and bases allow, else 8 (NVFP4 with K % 32 == 16) */
-  vec = ((A->cols / 2) % 16 == 0 && (uintptr_t)A->data % 16 == 0 && (uintptr_t)B->data % 16 == 0) ? 16 : 8;
   if ((uintptr_t)A->data % 8 || (uintptr_t)B->data % 8) return FP4_ERR_ALIGN;
   if (vec == 8 && A->format == FP4_MXFP4) return FP4_ERR_ALIGN;
-  a.a = A->data;
-  a.b = B->data;
-  a.sa = A->scales;
-  a.sb = B->scales;
-  a.la = A->scale_layout;
-  a.lb = B->scale_layout;
-  a.M = (int)A->rows;
-  a.N = (int)B->rows;
-  a.K = A->cols;
-  a.C = C;
-  a.ct = ct;
-  a.ldc = ldc;
-  a.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale; /* alpha_eff, as fp4.h */
-  a.beta = beta;
-  a.vec16 = vec == 16;
   return fp4__cuda_gemm_w4a4_go(a, A->format, engine, tile, stream);
 }
 

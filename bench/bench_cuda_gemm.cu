@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark of the CUDA GEMMs against cuBLAS in the same run (PERF.md):
- *   W4A4 (reproducible and _fast, MXFP4 and NVFP4, bf16 output) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
+ *   W4A4 (reproducible and _fast, MXFP4 and NVFP4, bf16 output; on Hopper also the exact MXFP4 s8 wgmma
+ *   kernel with the workspace, automatic and by width) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
  *   (cublasLt, bf16 output): M = N = K = 4096 and 8192, and prefill shapes M = 128..2048 with
  *   N x K = 8192x8192, 28672x8192, 8192x28672;
  *   W4A16 (bf16 activations, MXFP4 / NVFP4 weights, bf16 output) vs cuBLAS BF16 at M = 1 .. 8192: the
@@ -8,8 +9,9 @@
  *   workspace of fp4_cuda_gemm_workspace_size, which enables split-K; "_nows": without it).
  * Inputs are random (never zeros); each operand rotates among enough buffers to exceed the L2 several
  * times; every launch is timed with CUDA events after warm-up, and the median is reported.
- * Usage: bench_cuda_gemm [quick]   ("quick": fewer shapes). Prints one table row per kernel and shape;
- * weight_GB/s is the weight operand's bytes (FP4 codes + scales; bf16 / fp8 for cuBLAS) over the time. */
+ * Usage: bench_cuda_gemm [quick|w4a4]   ("quick": fewer shapes; "w4a4": the quick W4A4 shapes only). Prints
+ * one table row per kernel and shape; weight_GB/s is the weight operand's bytes (FP4 codes + scales; bf16 / fp8
+ * for cuBLAS) over the time. */
 // FP4_TEST_FLAGS: -lcublasLt
 #include "fp4.h"
 #include "fp4_cuda.cuh" /* the whole header: W4A16 at M <= 16 hands over to its decode GEMV */
@@ -234,6 +236,30 @@ static void w4a4_shape(int M, int N, int K) {
       FS(fp4_cuda_gemm_w4a4_fast_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws, wsb, 0));
     });
     row(fi ? "w4a4_nvfp4_fast" : "w4a4_mxfp4_fast", M, N, K, us, base, fp4_bytes(f, N, K));
+    if (!fi && fp4__cuda_gemm_has_wgmma()) {
+      /* Hopper exact MXFP4 with the workspace: the s8 wgmma kernel (int8 prepass of A included), automatic
+       * width and both widths by name; "_fast_bf16path": the bf16 dequantize + wgmma W4A16 path by name */
+      const std::pair<const char *, int> ex[3] = {{"w4a4_mxfp4_exact_ws", FP4_CUDA_GEMM_TILE_AUTO},
+                                                  {"  s8wgmma_64", FP4_CUDA_GEMM_TILE_WG64},
+                                                  {"  s8wgmma_128", FP4_CUDA_GEMM_TILE_WG128}};
+      for (const auto &t : ex) {
+        const long r0 = fp4__cuda_gemm_s8wg_runs(0);
+        double u = time_us([&](int i) {
+          fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+          FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_EXACT, t.second));
+        });
+        if (fp4__cuda_gemm_s8wg_runs(0) == r0) printf("(the s8 wgmma kernel did not run)\n");
+        row(t.first, M, N, K, u, base, fp4_bytes(f, N, K));
+      }
+      if (FP4__CG_S8WG_FAST) { /* the bf16 path the _fast name no longer takes for MXFP4 */
+        double u = time_us([&](int i) {
+          fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+          FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_NATIVE,
+                                 FP4_CUDA_GEMM_TILE_WG256));
+        });
+        row("  fast_bf16path_256", M, N, K, u, base, fp4_bytes(f, N, K));
+      }
+    }
     cudaFree(ws);
     ad.release(); as.release(); bd.release(); bs.release();
   }
@@ -301,7 +327,8 @@ static void w4a16_shape(int M, int N, int K) {
 }
 
 int main(int argc, char **argv) {
-  const bool quick = argc > 1 && !strcmp(argv[1], "quick");
+  const bool w4a4_only = argc > 1 && !strcmp(argv[1], "w4a4"); /* the quick W4A4 shapes alone */
+  const bool quick = w4a4_only || (argc > 1 && !strcmp(argv[1], "quick"));
   cudaDeviceProp prop;
   CU(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s (sm_%d%d, %d SMs, L2 %d MB)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
@@ -321,6 +348,7 @@ int main(int argc, char **argv) {
       if (quick && M != 128 && M != 2048) continue;
       w4a4_shape(M, nk[s][0], nk[s][1]);
     }
+  if (w4a4_only) return 0;
   printf("# W4A16 (bf16 activations)\n");
   const int ms[7] = {1, 16, 64, 256, 1024, 4096, 8192};
   for (int s = 0; s < 3; s++)

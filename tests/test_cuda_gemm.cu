@@ -12,6 +12,11 @@
  *    W4A16 above for bf16 activations (both formats) and f16 activations (NVFP4); the combinations the
  *    kernel does not take (MXFP4 x f16, f32 activations) return FP4_ERR_UNSUPPORTED; split-K with the
  *    caller's workspace (few output tiles, long K; deterministic reduction) checked the same way;
+ *  - Hopper exact MXFP4 (s8 wgmma kernel, with the workspace; tiles AUTO, WG64, WG128): the same memcmp
+ *    against fp4.h for odd M/N, K = 32, 96, 4160 (partial stages, non-word scale loads), tails, both
+ *    layouts, alpha/beta, all outputs, random extreme codes, every pair of the codes 0, 1, 127, 200, 254,
+ *    255 (random and all-max data: Inf, NaN, subnormal terms), and a launch counter proving which kernel
+ *    ran; a workspace too small, overlapping C or misaligned runs the mma.sync kernel (same bits);
  *  - W4A4 _fast on Hopper (bf16 workspace + wgmma): relative Frobenius error against float64 of the
  *    dequantized operands <= 1e-5 (the measured value is printed), bit-identical repeats; without a
  *    workspace the exact kernel's bits;
@@ -31,6 +36,8 @@
       exit(2);                                                                                  \
     }                                                                                           \
   } while (0)
+
+static long g_s8_cases = 0; /* W4A4 cases that ran the Hopper s8 wgmma kernel */
 
 /* A quantized tensor on the host and its copy on the device. */
 struct qt {
@@ -108,12 +115,27 @@ static std::vector<uint8_t> random_c(int64_t M, int64_t ldc, fp4_dtype ct) {
 }
 
 /* One reproducible W4A4 case: device bits == fp4.h bits, twice. */
+/* Workspace modes of w4a4_case: none, fp4_cuda_gemm_workspace_size bytes (Hopper MXFP4: the s8 wgmma
+ * kernel), one byte too small, overlapping C, misaligned (the last three: the mma.sync kernel). */
+enum { WS_NONE, WS_FULL, WS_SMALL, WS_OVERLAP, WS_MISALIGNED };
+
+/* One reproducible W4A4 case: device bits == fp4.h bits, twice. codes >= 0: every scale code of A is
+ * codes & 255, of B codes >> 8; maxdata: every element code +-6 (A rows alternate in sign), so each
+ * block sum is +-4608. */
 static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layout lay, float alpha, float beta,
-                      fp4_dtype ct, int tile, int poke) {
+                      fp4_dtype ct, int tile, int poke, int wsmode = WS_NONE, int codes = -1, int maxdata = 0) {
   qt A = make_qt(f, rule, M, K, FP4_LAYOUT_LINEAR), B = make_qt(f, rule, N, K, FP4_LAYOUT_LINEAR);
   if (poke) {
     poke_scales(A, 1);
     poke_scales(B, 0);
+  }
+  if (codes >= 0) {
+    for (auto &c : A.scales) c = (uint8_t)(codes & 0xFF);
+    for (auto &c : B.scales) c = (uint8_t)(codes >> 8);
+  }
+  if (maxdata) {
+    for (size_t i = 0; i < A.data.size(); i++) A.data[i] = (i / (size_t)(K / 2)) % 2 ? 0xFF : 0x77;
+    for (auto &c : B.data) c = 0x77;
   }
   if (lay == FP4_LAYOUT_SWIZZLED) { /* swizzle after poking so both layouts see the same codes */
     for (qt *t : {&A, &B}) {
@@ -130,15 +152,32 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
   const int64_t ldc = N + (h_rand() % 3);
   std::vector<uint8_t> c0 = random_c(M, ldc, ct), ref = c0, got(c0.size()), got2(c0.size());
   CHECK_EQ(FP4_OK, host_w4a4(A, B, alpha, beta, ref.data(), ct, ldc));
-  void *dc;
-  CU(cudaMalloc(&dc, c0.size()));
+  void *dc, *wsa = NULL, *ws = NULL;
+  const size_t need = (size_t)M * K;
+  size_t wsb = 0;
+  CU(cudaMalloc(&dc, c0.size() > need ? c0.size() : need));
+  if (wsmode == WS_FULL) wsb = fp4_cuda_gemm_workspace_size(M, N, K);
+  if (wsmode == WS_SMALL) wsb = need - 1;
+  if (wsmode == WS_MISALIGNED) wsb = need + 8;
+  if (wsb) {
+    CU(cudaMalloc(&wsa, wsb + 8));
+    ws = wsmode == WS_MISALIGNED ? (void *)((char *)wsa + 8) : wsa;
+  }
+  if (wsmode == WS_OVERLAP) ws = dc, wsb = need; /* overlaps C: not used */
+  const int s8 = wsmode == WS_FULL && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma() &&
+                 (tile == FP4_CUDA_GEMM_TILE_AUTO || tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128);
+  const long runs0 = fp4__cuda_gemm_s8wg_runs(0);
   for (int rep = 0; rep < 2; rep++) {
     CU(cudaMemcpy(dc, c0.data(), c0.size(), cudaMemcpyHostToDevice));
-    fp4_status st = fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, beta, dc, ct, ldc, NULL, 0, 0, FP4_CUDA_GEMM_W4A4_EXACT, tile);
+    fp4_status st = fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, beta, dc, ct, ldc, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_EXACT, tile);
     CHECK_EQ(FP4_OK, st);
     CU(cudaDeviceSynchronize());
     CU(cudaMemcpy(rep ? got2.data() : got.data(), dc, c0.size(), cudaMemcpyDeviceToHost));
   }
+  /* which kernel ran: the s8 wgmma one exactly where it applies */
+  CHECK_EQ(s8 ? 2L : 0L, fp4__cuda_gemm_s8wg_runs(0) - runs0);
+  if (s8) g_s8_cases++;
+  cudaFree(wsa);
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < ref.size(); i += dt_size(ct))
     if (memcmp(&ref[i], &got[i], dt_size(ct))) {
@@ -151,8 +190,9 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
     }
   if (bad) {
     float x = fp4__load(ref.data(), ct, (int64_t)first), y = fp4__load(got.data(), ct, (int64_t)first);
-    fprintf(stderr, "w4a4 %s M=%d N=%d K=%d layout=%d out=%d tile=%d poke=%d: %zu mismatches, first at (%lld,%lld): "
-            "ref %.9g got %.9g\n", fp4_format_name(f), M, N, K, (int)lay, (int)ct, tile, poke, bad,
+    fprintf(stderr, "w4a4 %s M=%d N=%d K=%d layout=%d out=%d tile=%d poke=%d ws=%d codes=%d max=%d: %zu mismatches, "
+            "first at (%lld,%lld): ref %.9g got %.9g\n", fp4_format_name(f), M, N, K, (int)lay, (int)ct, tile, poke,
+            wsmode, codes, maxdata, bad,
             (long long)(first / ldc), (long long)(first % ldc), (double)x, (double)y);
   }
   CHECK_EQ(0, bad);
@@ -323,6 +363,8 @@ static void fast_case(fp4_format f, int M, int N, int K, fp4_layout lay, float a
     CU(cudaMemcpy(rep ? y2.data() : y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
   }
   CHECK(memcmp(y.data(), y2.data(), y.size() * 4) == 0);
+  if (FP4__CG_S8WG_FAST && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma()) /* Hopper MXFP4 _fast: the exact kernel */
+    CHECK(memcmp(x.data(), y.data(), x.size() * 4) == 0);
   if (fp4__cuda_gemm_major() >= 10) {
     double num = 0, den = 0;
     for (size_t i = 0; i < x.size(); i++) num += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), den += (double)x[i] * x[i];
@@ -461,6 +503,37 @@ int main(void) {
       w4a4_case(f, r1, 129, 131, 9 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 1);
       w4a4_case(f, r1, 64, 128, 1024, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, tile, 1);
     }
+    if (!fi) { /* Hopper exact MXFP4 (the s8 wgmma kernel, given the workspace; elsewhere the mma.sync kernel) */
+      const int wt[3] = {FP4_CUDA_GEMM_TILE_AUTO, FP4_CUDA_GEMM_TILE_WG64, FP4_CUDA_GEMM_TILE_WG128};
+      for (int ti = 0; ti < 3; ti++) {
+        const int t = wt[ti];
+        w4a4_case(f, r1, 1, 1, 32, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, t, 0, WS_FULL);
+        w4a4_case(f, r1, 37, 53, 96, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, t, 0, WS_FULL);
+        w4a4_case(f, r2, 130, 67, 160, FP4_LAYOUT_SWIZZLED, 0.75f, 0.0f, FP4_F32, t, 0, WS_FULL);
+        w4a4_case(f, r1, 200, 260, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, t, 0, WS_FULL);
+        w4a4_case(f, r1, 70, 150, 544, FP4_LAYOUT_LINEAR, -1.5f, 0.5f, outs[ti], t, 0, WS_FULL);
+        w4a4_case(f, r2, 90, 33, 288, FP4_LAYOUT_LINEAR, 2.0f, -1.0f, outs[(ti + 1) % 3], t, 0, WS_FULL);
+        w4a4_case(f, r1, 129, 131, 288, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, t, 1, WS_FULL);
+        w4a4_case(f, r1, 64, 128, 1024, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, t, 1, WS_FULL);
+        w4a4_case(f, r1, 150, 200, 4160, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, t, 0, WS_FULL);
+        w4a4_case(f, r1, 257, 391, 4096, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, outs[ti], t, 1, WS_FULL);
+        w4a4_case(f, r2, 333, 129, 4160, FP4_LAYOUT_SWIZZLED, 0.5f, 0.25f, FP4_F32, t, 1, WS_FULL);
+      }
+      /* every scale code pair from the edges of E8M0 (0, 1, 127, 200, 254, 255), random and all-max data */
+      static const int ex[] = {0, 1, 127, 200, 254, 255};
+      for (int ca : ex)
+        for (int cb : ex) {
+          w4a4_case(f, r1, 33, 45, 96, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_AUTO, 0, WS_FULL,
+                    ca | cb << 8);
+          w4a4_case(f, r1, 40, 70, 160, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_WG128, 0, WS_FULL,
+                    ca | cb << 8, 1);
+        }
+      /* no usable workspace: the mma.sync kernel, the same bits */
+      for (int wm : {WS_NONE, WS_SMALL, WS_OVERLAP, WS_MISALIGNED}) {
+        w4a4_case(f, r1, 100, 130, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_AUTO, 1, wm);
+        w4a4_case(f, r1, 65, 129, 256, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_BF16, FP4_CUDA_GEMM_TILE_WG128, 0, wm);
+      }
+    }
     fast_case(f, 100, 200, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
     fast_case(f, 257, 131, 4 * kq + 1024, FP4_LAYOUT_SWIZZLED, -0.75f, 0.5f);
     fast_case(f, 700, 300, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
@@ -502,7 +575,8 @@ int main(void) {
       w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 40, 130, 28672, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
     }
   }
-  printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g\n", fp4__cuda_gemm_has_wgmma() ? "used" : "not available",
-         g_fast_err_max);
+  printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g; exact MXFP4 cases on the s8 wgmma kernel: %ld\n",
+         fp4__cuda_gemm_has_wgmma() ? "used" : "not available", g_fast_err_max, g_s8_cases);
+  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases > 50);
   return h_finish();
 }
