@@ -310,6 +310,15 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
   static_assert(sizeof(stage_t) % 16 == 0, "stage size");
   extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
   stage_t *st = reinterpret_cast<stage_t *>(fp4__cg_smem);
+#if !defined(FP4__CUDA_GEMM_SM120_MMA)
+  /* the sm_120 engine exists only in sm_120-family builds; the host never launches it elsewhere (a stub
+   * here, so that other builds do not compile its loads and epilogue) */
+  if (ENGINE == FP4__CG_SM120) {
+    (void)st;
+    __trap();
+    return;
+  }
+#endif
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, l = lane & 3;
   const int wm = warp / WN, wn = warp % WN;
@@ -501,8 +510,6 @@ __global__ void __launch_bounds__(WM *WN * 32, 1) fp4__cuda_gemm_w4a4_kernel(con
                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(bf[t][0]), "r"(bf[t][1]), "r"(sfa), "h"(z), "r"(sfb[t]));
         }
       }
-#else
-      __trap(); /* the sm_120 engine exists only in sm_120-family builds; the host never launches it elsewhere */
 #endif
     }
     if (nxt < nk) store_scales(nxt);
