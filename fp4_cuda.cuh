@@ -1118,15 +1118,15 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
       if ((st = fp4__cuda_launched()) != FP4_OK) return st;
     }
     const int64_t nch = p.R * (p.C / 32); /* 32-value chunks of the fast kernel */
+    const fp4_nv_scale nr = fp4_nv_scale_make(nv ? rule : FP4_NV_6, 1.0f); /* the NVFP4 rule's metric and K */
     const int fast = !cfg->scale_2d && !p.transpose && !p.g && !p.sr && k->t && !k->mask && p.vec && p.out_vec &&
                      (!p.bf16 || dt == FP4_BF16) && p.C % 32 == 0 && nch <= (int64_t)FP4__CUDA_FAST_MAX_CHUNKS &&
-                     (nv ? fp4__cuda_aligned(k->t->scales, 2) && (!fp4_nv_scale_make(rule, 1.0f).metric ||
-                                                                  fp4_nv_scale_make(rule, 1.0f).K == 1536.0f)
+                     (nv ? fp4__cuda_aligned(k->t->scales, 2) && (!nr.metric || nr.K == 1536.0f)
                          : rule == FP4_MX_OCP || rule == FP4_MX_CEIL || rule == FP4_MX_ABSMAX3);
     if (fast) {
       int dev = 0, sms = 132;
       const fp4__cuda_divmod dm = fp4__cuda_divmod_make((uint32_t)(p.C / 32));
-      const int kind = nv ? 1 + (fp4_nv_scale_make(rule, 1.0f).metric != 0) : 0;
+      const int kind = nv ? 1 + (nr.metric != 0) : 0;
       unsigned g;
       if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
       g = fp4__cuda_grid(nch, 256);
@@ -1153,7 +1153,7 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
     if (p.sr) fp4__cuda_quantize_kernel<BLK, RK, 1><<<grid, threads, 0, stream>>>(p);      \
     else fp4__cuda_quantize_kernel<BLK, RK, 0><<<grid, threads, 0, stream>>>(p);           \
   } while (0)
-      switch (nv ? (int)FP4_RULE_COUNT + (fp4_nv_scale_make(rule, 1.0f).metric != 0) : (int)rule) {
+      switch (nv ? (int)FP4_RULE_COUNT + (nr.metric != 0) : (int)rule) {
       case FP4_MX_OCP: FP4__QK(32, FP4_MX_OCP); break;
       case FP4_MX_CEIL: FP4__QK(32, FP4_MX_CEIL); break;
       case FP4_MX_ABSMAX3: FP4__QK(32, FP4_MX_ABSMAX3); break;
