@@ -459,14 +459,15 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_q
  * gives the division's bits for every |n| >= 2^-117 (all such floats checked on the host); the fast path
  * starts at 2^-90, where neither q nor the remainder is subnormal, so a flush-to-zero build changes
  * nothing. Smaller n and non-finite n take the division. */
+static __device__ __forceinline__ float fp4__cuda_div1536_fast(float n) { /* 2^-90 <= |n| <= FLT_MAX only */
+  const float r = 6.51041686534881591796875e-4f; /* RN(1 / 1536) = 0x1.555556p-11 */
+  const float q = __fmul_rn(n, r);
+  return __fmaf_rn(__fmaf_rn(-q, 1536.0f, n), r, q);
+}
 static __device__ __forceinline__ float fp4__cuda_div1536(float n) {
-  const float K = 1536.0f, r = 6.51041686534881591796875e-4f; /* RN(1 / 1536) = 0x1.555556p-11 */
   const float a = fp4__fabs(n);
-  if (a >= 8.07793566946316088e-28f && a <= 3.40282347e+38f) { /* 2^-90 <= |n| <= FLT_MAX */
-    const float q = __fmul_rn(n, r);
-    return __fmaf_rn(__fmaf_rn(-q, K, n), r, q);
-  }
-  return a == 0.0f ? n : __fdiv_rn(n, K);
+  if (a >= 8.07793566946316088e-28f && a <= 3.40282347e+38f) return fp4__cuda_div1536_fast(n); /* 2^-90.. */
+  return a == 0.0f ? n : __fdiv_rn(n, 1536.0f);
 }
 
 /* One NVFP4 error term of fp4_nv_err_add: t = ((q * s) * amax) / K - x, then t*t (MSE) or |t|. */
@@ -773,19 +774,11 @@ static __device__ __forceinline__ uint32_t fp4__cuda_pack8(const uint32_t *c, co
  * range), checked once per block. */
 static __device__ __forceinline__ float fp4__cuda_nv_err16(const fp4_nv_scale &ts, const float *x, const float *r,
                                                            float sv, int fast) {
-  const float RK = 6.51041686534881591796875e-4f;
   float e = 0.0f;
 #pragma unroll
   for (int i = 0; i < 16; i++) {
     const float n = __fmul_rn(__fmul_rn(r[i], sv), ts.amax);
-    float d;
-    if (fast) {
-      const float q = __fmul_rn(n, RK);
-      d = __fmaf_rn(__fmaf_rn(-q, 1536.0f, n), RK, q);
-    } else {
-      d = fp4__cuda_div1536(n);
-    }
-    const float t = d - fp4__fabs(x[i]);
+    const float t = (fast ? fp4__cuda_div1536_fast(n) : fp4__cuda_div1536(n)) - fp4__fabs(x[i]);
     if (ts.metric == 1) e = e + __fmul_rn(t, t);
     else if (ts.metric == 2) e = e + fp4__fabs(t);
     else e = fp4__fabs(t) > e ? fp4__fabs(t) : e;
