@@ -21,9 +21,10 @@
  *    dequantized operands <= 1e-5 (the measured value is printed), bit-identical repeats; without a
  *    workspace the exact kernel's bits;
  *  - validation: the same status codes as fp4.h for bad arguments.
- * Needs a GPU (make test-cuda). */
-#include "fp4.h"
-#include "fp4_cuda_gemm.inl"
+ * Needs a GPU (make test-cuda). "test_cuda_gemm sanitize" runs one small case per kernel and path
+ * instead (for compute-sanitizer, whose racecheck is too slow for the full set). The test includes
+ * the whole fp4_cuda.cuh so that the M <= 16 hand-over to its decode GEMV is the one users get. */
+#include "fp4_cuda.cuh"
 #include "harness.h"
 
 #include <vector>
@@ -478,7 +479,39 @@ static void host_building_blocks(void) {
   }
 }
 
-int main(void) {
+/* One small case per kernel and path (the sanitizer run): W4A4 mma.sync at both tiles, the s8 wgmma
+ * kernel (both widths, K past one stage ring), _fast, W4A16 at every tile and activation type, split-K
+ * with its reduction, the TMA kernel's long-K promotion, and the GEMV hand-over. */
+static void sanitize_set(void) {
+  for (int fi = 0; fi < 2; fi++) {
+    const fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    const fp4_rule r = fi ? FP4_NV_6 : FP4_MX_OCP;
+    const int kq = fi ? 16 : 32;
+    for (int tile = 0; tile < 2; tile++)
+      w4a4_case(f, r, 37, 53, 3 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_F32, tile, 1);
+    if (!fi) {
+      w4a4_case(f, r, 70, 150, 544, FP4_LAYOUT_LINEAR, -1.5f, 0.5f, FP4_BF16, FP4_CUDA_GEMM_TILE_WG64, 0, WS_FULL);
+      w4a4_case(f, r, 129, 131, 1056, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_WG128, 1, WS_FULL);
+    }
+    fast_case(f, 100, 130, 512 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f);
+    const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
+    for (int ai = 0; ai < 3; ai++)
+      for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++)
+        w4a16_case(f, r, acts[ai], 33, 70, 7 * kq, FP4_LAYOUT_SWIZZLED, 0.5f, 0.25f, tile);
+    if (fp4__cuda_gemm_has_wgmma()) {
+      for (int tile = FP4_CUDA_GEMM_TILE_WG64; tile <= FP4_CUDA_GEMM_TILE_WG_CP; tile++)
+        w4a16_case(f, r, FP4_BF16, 150, 140, 512 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, tile);
+      w4a16_case(f, r, FP4_BF16, 300, 260, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG256);
+      w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 17, 250, 4096 + 2 * kq, FP4_LAYOUT_SWIZZLED, -0.5f, 0.75f,
+                 FP4_CUDA_GEMM_TILE_WG64, 1);
+      w4a16_case(f, r, FP4_BF16, 20, 130, 8448, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_WG128);
+    }
+    w4a16_case(f, r, FP4_BF16, 1, 300, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_AUTO, 1);
+    w4a16_case(f, r, FP4_F16, 7, 200, 1024 + kq, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO, 1);
+  }
+}
+
+int main(int argc, char **argv) {
   h_rand_state ^= h_seed();
   host_building_blocks();
   int ndev = 0;
@@ -487,6 +520,12 @@ int main(void) {
     return h_finish();
   }
   validation();
+  if (argc > 1 && !strcmp(argv[1], "sanitize")) {
+    sanitize_set();
+    printf("sanitize set; exact MXFP4 cases on the s8 wgmma kernel: %ld\n", g_s8_cases);
+    if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases >= 2);
+    return h_finish();
+  }
   /* reproducible W4A4 */
   const fp4_dtype outs[3] = {FP4_F32, FP4_BF16, FP4_F16};
   for (int fi = 0; fi < 2; fi++) {
