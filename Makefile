@@ -105,7 +105,7 @@ $(BUILD)/tests/%: tests/%.cu $(HEADERS)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) $(NVCC_GENCODE) -I. -Itests $(call fileflags,$<) $< -o $@
 
 # two-translation-unit link test of the CUDA header (-rdc=true: no host or device symbol may clash)
-$(BUILD)/tests/cuda_link: tests/cuda_link_a.cu tests/cuda_link_b.cu $(HEADERS)
+$(BUILD)/tests/cuda_link: tests/cuda_link_a.cu tests/cuda_link_b.cu tests/cuda_link.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_OPT) -gencode=arch=compute_90a,code=sm_90a -rdc=true -I. tests/cuda_link_a.cu tests/cuda_link_b.cu -o $@
 	$(abspath $@)

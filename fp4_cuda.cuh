@@ -64,6 +64,15 @@
 /* Every kernel has internal linkage, so that many translation units (with or without -rdc) can
  * include this header. */
 #define FP4__KERNEL static __global__
+/* A translation unit compiles the kernels of the entry points it calls, not every kernel of the header:
+ * each host function that launches a kernel, and each kernel that is not already a template, is a
+ * function template with a defaulted parameter (callers write the plain call), and a template is only
+ * compiled where it is used. tests/cuda_header.cu takes the address of every entry point, which
+ * compiles every kernel. FP4__CUDA_LAZY_DEF defines what FP4__CUDA_LAZY declared. */
+#ifndef FP4__CUDA_LAZY
+#define FP4__CUDA_LAZY template <int fp4__lazy_ = 0>
+#define FP4__CUDA_LAZY_DEF template <int fp4__lazy_>
+#endif
 
 /* The first bytes of a quantize workspace: what only the device knows (see the header comment). */
 typedef struct fp4_cuda_qinfo {
@@ -369,7 +378,7 @@ static __device__ __forceinline__ void fp4__cuda_chunk(const fp4__cuda_qparams &
 /* Pass 1 of a computed NVFP4 amax: max |x| over the finite transformed values. Max is exact and
  * order-free, so the atomicMax on the float bits (non-negative floats order like their bits) is
  * deterministic. Grid-stride over the 8-value chunks of the quantize kernel. */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
   __shared__ uint32_t red[8];
   const int64_t total = p.R * (p.C / 8), stride = (int64_t)gridDim.x * blockDim.x;
   const int lane = threadIdx.x & 31;
@@ -442,7 +451,7 @@ static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p
 
 /* Swizzled scales: zero the whole buffer first (fp4.h does; the padding stays zero), except when the
  * computed amax is unusable (then nothing is written, as in fp4.h). */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_qparams p, size_t n) {
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_qparams p, size_t n) {
   size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 16;
   if (p.fmt_nv) {
     float amax = fp4__cuda_amax(p);
@@ -918,7 +927,7 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_fast_kernel(fp4__cuda
  * Then 16 lanes per 16x16 tile: lane i takes row i of the tile in the source's row-major order (Q
  * row i, or Q column i when transposed) for bmax and the 4/6 error, summed across the lanes in that
  * order (fp4__cuda_ordered_sum), and Q row i for the codes: the arithmetic of fp4__quantize_2d. */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p, int W) {
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p, int W) {
   extern __shared__ float fp4__cuda_smem[];
   const int t = threadIdx.x, i = t & 15, G = p.g > 16 ? p.g : 16;
   const int64_t rs = (int64_t)blockIdx.y * 16, cs = (int64_t)blockIdx.x * W;
@@ -1011,7 +1020,7 @@ typedef struct fp4__cuda_sink {
 } fp4__cuda_sink;
 
 /* Validate exactly as fp4__quantize does, then launch: [amax pass,] quantize. */
-FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
                                            const fp4_quant_config *cfg, const fp4__cuda_sink *k, void *ws,
                                            size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_qparams p;
@@ -1161,7 +1170,7 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t 
   return fp4__cuda_launched();
 }
 
-FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
                                                   int64_t ldx, const fp4_quant_config *cfg, fp4_tensor *out,
                                                   void *ws, size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_sink k;
@@ -1174,24 +1183,24 @@ FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, i
 }
 
 /* fp4_quantize_{f32,bf16,f16} on the device (spec §4); see the header comment for the result call. */
-FP4_CUDA_API fp4_status fp4_cuda_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
                                               const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                               size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_F32, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
-FP4_CUDA_API fp4_status fp4_cuda_quantize_bf16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_bf16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
                                                const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                                size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_BF16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
-FP4_CUDA_API fp4_status fp4_cuda_quantize_f16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_f16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
                                               const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                               size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_F16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
 
 /* Quantize then dequantize into y (f32), as fp4_fake_quantize_f32. mask: device pointer or NULL. */
-FP4_CUDA_API fp4_status fp4_cuda_fake_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_fake_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
                                                    const fp4_quant_config *cfg, float *y, int64_t ldy,
                                                    uint8_t *mask, void *ws, size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_sink k;
@@ -1259,7 +1268,7 @@ template <int DT> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_dequantize_k
                fp4__cuda_dequant(p.fmt, p.rule, (uint8_t)((q[i / 2] >> (4 * (i & 1))) & 0xFu), s, p.tensor_scale));
 }
 
-FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
                                              cudaStream_t stream) {
   fp4__cuda_dparams p;
   fp4_status st;
@@ -1284,14 +1293,14 @@ FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_d
   return fp4__cuda_launched();
 }
 
-FP4_CUDA_API fp4_status fp4_cuda_dequantize_f32(const fp4_tensor *t, float *y, int64_t ldy, cudaStream_t stream) {
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_f32(const fp4_tensor *t, float *y, int64_t ldy, cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_F32, ldy, stream);
 }
-FP4_CUDA_API fp4_status fp4_cuda_dequantize_bf16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_bf16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
                                                  cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_BF16, ldy, stream);
 }
-FP4_CUDA_API fp4_status fp4_cuda_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
                                                 cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_F16, ldy, stream);
 }
@@ -1305,7 +1314,7 @@ typedef struct fp4__cuda_hparams {
   uint32_t signs[8];
 } fp4__cuda_hparams;
 
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hparams p) {
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hparams p) {
   int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, n16 = p.cols / 16;
   int valid = b < p.rows * n16;
   int64_t r = valid ? b / n16 : 0, c0 = valid ? (b % n16) * 16 : 0;
@@ -1322,7 +1331,7 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hpar
 
 /* fp4_hadamard_f32 on the device. sign_bits: host memory (8 words) or NULL. In place when x == y
  * and ldx == ldy. */
-FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
                                               int64_t ldy, int group, const uint32_t *sign_bits, int inverse,
                                               cudaStream_t stream) {
   fp4__cuda_hparams p;
@@ -1346,7 +1355,7 @@ FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int6
 }
 
 /* Scale layouts (spec §2): one thread per scale. */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *__restrict__ src, uint8_t *__restrict__ dst,
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *__restrict__ src, uint8_t *__restrict__ dst,
                                                                int64_t rows, int64_t sc, int to_swizzled) {
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * sc) return;
@@ -1356,7 +1365,7 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *
   else dst[i] = src[o];
 }
 
-FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t rows, int64_t scale_cols,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t rows, int64_t scale_cols,
                                                     uint8_t *sw, cudaStream_t stream) {
   fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
   if (st != FP4_OK) return st;
@@ -1367,7 +1376,7 @@ FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t 
   return fp4__cuda_launched();
 }
 
-FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t rows, int64_t scale_cols, uint8_t *lin,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t rows, int64_t scale_cols, uint8_t *lin,
                                                   cudaStream_t stream) {
   fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
   if (st != FP4_OK) return st;
@@ -1459,7 +1468,7 @@ FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K
   return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
 }
 
-FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                              float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                              size_t ws_bytes, cudaStream_t stream);
 
@@ -1885,7 +1894,7 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_
 }
 
 /* Split-K reduction in split order (deterministic), then the epilogue. */
-FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
+FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= p.M * p.N) return;
   float acc = 0.0f;
@@ -1905,7 +1914,7 @@ static inline void fp4__cuda_gemv_go(const fp4__cuda_gparams &p, int nv, cudaStr
   }
 }
 
-FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+FP4__CUDA_LAZY_DEF FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                              float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                              size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_gparams p;
@@ -1976,7 +1985,7 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
 
 /* Stamp out fp4_cuda_gemv_w4a16_<act>_<out> (activation, output). */
 #define FP4__CUDA_GEMV(AN, AT, ADT, ON, OT, ODT)                                                              \
-  FP4_CUDA_API fp4_status FP4__CAT3(fp4_cuda_gemv_w4a16_, AN, FP4__CAT3(_, ON, ))(                          \
+  FP4__CUDA_LAZY FP4_CUDA_API fp4_status FP4__CAT3(fp4_cuda_gemv_w4a16_, AN, FP4__CAT3(_, ON, ))(           \
       const AT *A, int64_t M, int64_t lda, const fp4_tensor *B, float alpha, float beta, OT *C, int64_t ldc, \
       void *ws, size_t ws_bytes, cudaStream_t stream) {                                                      \
     return fp4__cuda_gemv_w4a16(A, ADT, M, lda, B, alpha, beta, C, ODT, ldc, ws, ws_bytes, stream);          \
