@@ -421,11 +421,13 @@ static __device__ __forceinline__ int fp4__cuda_scale_ctx(const fp4__cuda_qparam
   return 1;
 }
 
-/* Write one quantized block: packed codes + scale (quantize), or its dequantized values (fake). */
+/* Write one quantized block of the 2D kernel (NVFP4, 16 values): packed codes + scale (quantize), or its
+ * dequantized values (fake). */
 template <int BLK>
 static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p, const fp4_nv_scale &ts, int64_t r,
                                                       int64_t c0, const uint8_t *pq, uint8_t s) {
-  constexpr fp4_format F = BLK == 16 ? FP4_NVFP4 : FP4_MXFP4;
+  static_assert(BLK == 16, "NVFP4 blocks only (the 2D kernel)");
+  constexpr fp4_format F = FP4_NVFP4;
   if (p.data) {
     uint8_t *d = p.data + r * (p.C / 2) + c0 / 2;
     if (p.out_vec) {
@@ -434,8 +436,7 @@ static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p
       for (int j = 0; j < BLK / 8; j++)
         w[j] = (uint32_t)pq[4 * j] | ((uint32_t)pq[4 * j + 1] << 8) | ((uint32_t)pq[4 * j + 2] << 16) |
                ((uint32_t)pq[4 * j + 3] << 24);
-      if constexpr (BLK == 32) *(uint4 *)d = make_uint4(w[0], w[1], w[2], w[3]);
-      else *(uint2 *)d = make_uint2(w[0], w[1]);
+      *(uint2 *)d = make_uint2(w[0], w[1]);
     } else {
 #pragma unroll
       for (int j = 0; j < BLK / 2; j++) d[j] = pq[j];

@@ -597,6 +597,13 @@ static void test_gemv(void) {
   gemv_case(FP4_NVFP4, FP4_NV_4OVER6_MSE, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_BF16, 1, 700, 4096, 0.75f, 0.0f, 1.0);
   gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 1, 333, 2048, 1.0f, 0.0f, 1e-12);
   gemv_case(FP4_NVFP4, FP4_NV_6, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_F32, 1, 130, 4160, 1.0f, 0.25f, 1e12);
+  /* M = 1 with MXFP4 weights (the tensor-core kernel): split-K and not, both layouts, K not a multiple of
+   * 128, beta, block-scale codes far above and below 127 */
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 1, 77, 8192, 1.0f, 0.5f, 1.0);
+  gemv_case(FP4_MXFP4, FP4_MX_ABSMAX3, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_BF16, 1, 700, 4096, 0.75f, 0.0f, 1.0);
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_F32, 1, 129, 2048, 1.0f, 0.0f, 1e20);
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_SWIZZLED, FP4_F16, FP4_F32, 1, 130, 4160, 1.0f, 0.25f, 1e-20);
+  gemv_case(FP4_MXFP4, FP4_MX_OCP, FP4_LAYOUT_LINEAR, FP4_BF16, FP4_BF16, 1, 300, 1056, 1.0f, 0.0f, 1e30);
 }
 
 int main(void) {
