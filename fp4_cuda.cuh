@@ -378,7 +378,8 @@ static __device__ __forceinline__ void fp4__cuda_chunk(const fp4__cuda_qparams &
 /* Pass 1 of a computed NVFP4 amax: max |x| over the finite transformed values. Max is exact and
  * order-free, so the atomicMax on the float bits (non-negative floats order like their bits) is
  * deterministic. Grid-stride over the 8-value chunks of the quantize kernel. */
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_amax_kernel(fp4__cuda_qparams p) {
   __shared__ uint32_t red[8];
   const int64_t total = p.R * (p.C / 8), stride = (int64_t)gridDim.x * blockDim.x;
   const int lane = threadIdx.x & 31;
@@ -452,7 +453,8 @@ static __device__ __forceinline__ void fp4__cuda_emit(const fp4__cuda_qparams &p
 
 /* Swizzled scales: zero the whole buffer first (fp4.h does; the padding stays zero), except when the
  * computed amax is unusable (then nothing is written, as in fp4.h). */
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_qparams p, size_t n) {
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_zero_scales_kernel(fp4__cuda_qparams p, size_t n) {
   size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 16;
   if (p.fmt_nv) {
     float amax = fp4__cuda_amax(p);
@@ -928,7 +930,8 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_fast_kernel(fp4__cuda
  * Then 16 lanes per 16x16 tile: lane i takes row i of the tile in the source's row-major order (Q
  * row i, or Q column i when transposed) for bmax and the 4/6 error, summed across the lanes in that
  * order (fp4__cuda_ordered_sum), and Q row i for the codes: the arithmetic of fp4__quantize_2d. */
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p, int W) {
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_quantize_2d_kernel(fp4__cuda_qparams p, int W) {
   extern __shared__ float fp4__cuda_smem[];
   const int t = threadIdx.x, i = t & 15, G = p.g > 16 ? p.g : 16;
   const int64_t rs = (int64_t)blockIdx.y * 16, cs = (int64_t)blockIdx.x * W;
@@ -1021,7 +1024,8 @@ typedef struct fp4__cuda_sink {
 } fp4__cuda_sink;
 
 /* Validate exactly as fp4__quantize does, then launch: [amax pass,] quantize. */
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dtype dt, int64_t rows, int64_t cols, int64_t ldx,
                                            const fp4_quant_config *cfg, const fp4__cuda_sink *k, void *ws,
                                            size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_qparams p;
@@ -1171,7 +1175,8 @@ FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize(const void *x, fp4_dty
   return fp4__cuda_launched();
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, fp4_dtype dt, int64_t rows, int64_t cols,
                                                   int64_t ldx, const fp4_quant_config *cfg, fp4_tensor *out,
                                                   void *ws, size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_sink k;
@@ -1184,24 +1189,28 @@ FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_quantize_tensor(const void *x, 
 }
 
 /* fp4_quantize_{f32,bf16,f16} on the device (spec §4); see the header comment for the result call. */
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
                                               const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                               size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_F32, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_bf16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_quantize_bf16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
                                                const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                                size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_BF16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_quantize_f16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_quantize_f16(const uint16_t *x, int64_t rows, int64_t cols, int64_t ldx,
                                               const fp4_quant_config *cfg, fp4_tensor *out, void *ws,
                                               size_t ws_bytes, cudaStream_t stream) {
   return fp4__cuda_quantize_tensor(x, FP4_F16, rows, cols, ldx, cfg, out, ws, ws_bytes, stream);
 }
 
 /* Quantize then dequantize into y (f32), as fp4_fake_quantize_f32. mask: device pointer or NULL. */
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_fake_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_fake_quantize_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx,
                                                    const fp4_quant_config *cfg, float *y, int64_t ldy,
                                                    uint8_t *mask, void *ws, size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_sink k;
@@ -1269,7 +1278,8 @@ template <int DT> FP4__KERNEL void __launch_bounds__(256) fp4__cuda_dequantize_k
                fp4__cuda_dequant(p.fmt, p.rule, (uint8_t)((q[i / 2] >> (4 * (i & 1))) & 0xFu), s, p.tensor_scale));
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t, void *y, fp4_dtype dt, int64_t ldy,
                                              cudaStream_t stream) {
   fp4__cuda_dparams p;
   fp4_status st;
@@ -1294,14 +1304,17 @@ FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_dequantize(const fp4_tensor *t,
   return fp4__cuda_launched();
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_f32(const fp4_tensor *t, float *y, int64_t ldy, cudaStream_t stream) {
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_f32(const fp4_tensor *t, float *y, int64_t ldy, cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_F32, ldy, stream);
 }
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_bf16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_bf16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
                                                  cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_BF16, ldy, stream);
 }
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_dequantize_f16(const fp4_tensor *t, uint16_t *y, int64_t ldy,
                                                 cudaStream_t stream) {
   return fp4__cuda_dequantize(t, y, FP4_F16, ldy, stream);
 }
@@ -1315,7 +1328,8 @@ typedef struct fp4__cuda_hparams {
   uint32_t signs[8];
 } fp4__cuda_hparams;
 
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hparams p) {
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel(fp4__cuda_hparams p) {
   int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, n16 = p.cols / 16;
   int valid = b < p.rows * n16;
   int64_t r = valid ? b / n16 : 0, c0 = valid ? (b % n16) * 16 : 0;
@@ -1332,7 +1346,8 @@ FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_hadamard_kernel
 
 /* fp4_hadamard_f32 on the device. sign_bits: host memory (8 words) or NULL. In place when x == y
  * and ldx == ldy. */
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int64_t rows, int64_t cols, int64_t ldx, float *y,
                                               int64_t ldy, int group, const uint32_t *sign_bits, int inverse,
                                               cudaStream_t stream) {
   fp4__cuda_hparams p;
@@ -1356,7 +1371,8 @@ FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_hadamard_f32(const float *x, int
 }
 
 /* Scale layouts (spec §2): one thread per scale. */
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *__restrict__ src, uint8_t *__restrict__ dst,
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(const uint8_t *__restrict__ src, uint8_t *__restrict__ dst,
                                                                int64_t rows, int64_t sc, int to_swizzled) {
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * sc) return;
@@ -1366,7 +1382,8 @@ FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_swizzle_kernel(
   else dst[i] = src[o];
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t rows, int64_t scale_cols,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t *lin, int64_t rows, int64_t scale_cols,
                                                     uint8_t *sw, cudaStream_t stream) {
   fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
   if (st != FP4_OK) return st;
@@ -1377,7 +1394,8 @@ FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_scales_to_swizzled(const uint8_t
   return fp4__cuda_launched();
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t rows, int64_t scale_cols, uint8_t *lin,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4_cuda_scales_to_linear(const uint8_t *sw, int64_t rows, int64_t scale_cols, uint8_t *lin,
                                                   cudaStream_t stream) {
   fp4_status st = fp4__check_swizzle(lin, rows, scale_cols, sw);
   if (st != FP4_OK) return st;
@@ -1469,7 +1487,8 @@ FP4_CUDA_API size_t fp4_cuda_gemv_workspace_size(int64_t M, int64_t N, int64_t K
   return s > 1 ? (size_t)(s * M * N) * sizeof(float) : 0;
 }
 
-FP4__CUDA_LAZY FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+FP4__CUDA_LAZY
+FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                              float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                              size_t ws_bytes, cudaStream_t stream);
 
@@ -1895,7 +1914,8 @@ FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_generic_kernel(fp4__cuda_
 }
 
 /* Split-K reduction in split order (deterministic), then the epilogue. */
-FP4__CUDA_LAZY FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
+FP4__CUDA_LAZY
+FP4__KERNEL void __launch_bounds__(256) fp4__cuda_gemv_reduce_kernel(fp4__cuda_gparams p) {
   int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= p.M * p.N) return;
   float acc = 0.0f;
@@ -1915,7 +1935,8 @@ static inline void fp4__cuda_gemv_go(const fp4__cuda_gparams &p, int nv, cudaStr
   }
 }
 
-FP4__CUDA_LAZY_DEF FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+FP4__CUDA_LAZY_DEF
+FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                              float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                              size_t ws_bytes, cudaStream_t stream) {
   fp4__cuda_gparams p;

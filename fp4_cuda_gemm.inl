@@ -1252,7 +1252,8 @@ __global__ void __launch_bounds__(384, 1)
 }
 
 /* Split-K: C = epilogue(sum of the S fp32 partials in split order) - deterministic. */
-FP4__CUDA_LAZY static __global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const float *__restrict__ part, int S,
+FP4__CUDA_LAZY
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const float *__restrict__ part, int S,
                                                                            int64_t zstride, int M, int N, void *C,
                                                                            fp4_dtype ct, int64_t ldc, float alpha,
                                                                            float beta) {
@@ -1375,7 +1376,8 @@ static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_s8(int *d, const uin
 static __device__ __forceinline__ void fp4__cuda_gemm_wg_ireg(int &r) { asm volatile("" : "+r"(r)::"memory"); }
 
 /* Prepass: A's packed codes -> int8 (2 * E2M1), rows of K bytes, each 32-block permuted (see above). */
-FP4__CUDA_LAZY static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
+FP4__CUDA_LAZY
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
                                                                           int64_t K, uint8_t *__restrict__ out) {
   const int64_t per = K / 32, n = rows * per;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -1790,12 +1792,14 @@ static inline int fp4__cuda_gemm_cdiv(int64_t a, int64_t b) { return (int)((a + 
 /* Whether the loaded image of the current device runs the wgmma kernel: an sm_90 device and an sm_90a
  * build of this code (asked once per device, through a flag that only sm_90a device code sets). */
 static __device__ int fp4__cg_wgmma_built = 0;
-FP4__CUDA_LAZY static __global__ void fp4__cuda_gemm_wgmma_probe(void) {
+FP4__CUDA_LAZY
+static __global__ void fp4__cuda_gemm_wgmma_probe(void) {
 #if defined(FP4__CUDA_GEMM_WGMMA)
   fp4__cg_wgmma_built = 1;
 #endif
 }
-FP4__CUDA_LAZY static inline int fp4__cuda_gemm_has_wgmma(void) {
+FP4__CUDA_LAZY
+static inline int fp4__cuda_gemm_has_wgmma(void) {
   static std::atomic<int> known[64]; /* 0 unknown, 1 no, 2 yes (only definite answers are kept) */
   int dev = 0, major = 0, v = 0, k;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
@@ -1987,7 +1991,8 @@ static inline fp4_status fp4__cuda_gemm_wg_go(const fp4__cuda_gemm_w4a16_args &a
   return fp4__cuda_gemm_launch(fp4__cuda_gemm_w4a16_wgmma_kernel<FMT, BF, 128>, grid, 256,
                                (size_t)FP4__CG_WG_STAGES * (128 * 128 + FP4__CG_WG_BN * FP4__CG_PITCH) + 1024, a, s);
 }
-FP4__CUDA_LAZY static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, fp4_format f, fp4_dtype at, int tile,
+FP4__CUDA_LAZY
+static inline fp4_status fp4__cuda_gemm_wg(const fp4__cuda_gemm_w4a16_args &a, fp4_format f, fp4_dtype at, int tile,
                                            cudaStream_t s, void *ws, size_t ws_bytes) {
   if (at == FP4_BF16)
     return f == FP4_MXFP4 ? fp4__cuda_gemm_wg_go<FP4_MXFP4, 1>(a, tile, s, ws, ws_bytes)
@@ -2018,7 +2023,8 @@ static inline fp4_status fp4__cuda_gemm_w4a4_tiled(const fp4__cuda_gemm_w4a4_arg
                                4 * sizeof(fp4__cuda_gemm_w4a4_stage<64, 128, NBS>), a, s);
 }
 
-FP4__CUDA_LAZY static inline fp4_status fp4__cuda_gemm_w4a4_go(const fp4__cuda_gemm_w4a4_args &a, fp4_format f, int engine, int tile,
+FP4__CUDA_LAZY
+static inline fp4_status fp4__cuda_gemm_w4a4_go(const fp4__cuda_gemm_w4a4_args &a, fp4_format f, int engine, int tile,
                                                 cudaStream_t s) {
   if (engine == FP4_CUDA_GEMM_W4A4_NATIVE) {
     const int major = fp4__cuda_gemm_major();
@@ -2050,7 +2056,8 @@ static inline int fp4__cuda_gemm_ws_overlaps(const void *ws, size_t ws_bytes, co
 
 /* Validation as fp4.h's fp4__gemm_w4a4 (spec §4) plus the kernels' alignment needs, then launch.
  * tile: FP4_CUDA_GEMM_TILE_* or AUTO; engine: FP4_CUDA_GEMM_W4A4_*. Callable for tests. */
-FP4__CUDA_LAZY FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta, void *C,
+FP4__CUDA_LAZY
+FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta, void *C,
                                        fp4_dtype ct, int64_t ldc, void *ws, size_t ws_bytes, cudaStream_t stream,
                                        int engine, int tile) {
   fp4_status st;
@@ -2174,7 +2181,8 @@ static inline fp4_status fp4__cuda_gemm_w4a16_tiled(const fp4__cuda_gemm_w4a16_a
 }
 
 /* W4A16: validation as fp4.h's fp4__gemm_w4a16 plus alignment (activation rows start on 16 bytes). */
-FP4__CUDA_LAZY FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
+FP4__CUDA_LAZY
+FP4_API fp4_status fp4__cuda_gemm_w4a16(const void *A, fp4_dtype at, int64_t M, int64_t lda, const fp4_tensor *B,
                                         float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                         size_t ws_bytes, cudaStream_t stream, int tile) {
   fp4_status st;
