@@ -23,7 +23,8 @@
  *     ==== quantize ====        amax, block quantizer (1D), 2D tiles, launchers
  *     ==== dequantize ====      dequantize, Hadamard, scale layouts
  *     ==== gemv ====            W4A16 decode GEMV (M <= 16)
- *     ==== gemm ====            tensor-core GEMMs (fp4_cuda_gemm.inl, when present)
+ *     ==== gemm ====            tensor-core GEMMs: fp4_cuda_gemm.inl (which must sit beside this file),
+ *                               included inside the gemv section, whose kernels use its helpers
  *
  * Device-side outcomes. With a computed NVFP4 amax, the tensor scale and the statuses that depend on
  * the data (FP4_ERR_NONFINITE, FP4_ERR_RANGE) are only known on the device: they land in the first
@@ -1492,8 +1493,10 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
                                              float alpha, float beta, void *C, fp4_dtype ct, int64_t ldc, void *ws,
                                              size_t ws_bytes, cudaStream_t stream);
 
-/* The decode GEMV uses the byte-permute E2M1 decoder, the bf16/f16 mma.sync and packed multiply of
- * fp4_cuda_gemm.inl (which in turn hands small M back to fp4__cuda_gemv_w4a16, declared above). */
+/* ==== gemm ==== (tensor-core GEMMs)
+ * Included here: the decode GEMV below uses the byte-permute E2M1 decoder, the bf16/f16 mma.sync and
+ * packed multiply of fp4_cuda_gemm.inl, which in turn hands small M back to fp4__cuda_gemv_w4a16,
+ * declared above. */
 #include "fp4_cuda_gemm.inl"
 
 /* Factor 2^(e - e0) (e <= e0) as a pair of bf16 (BF) or f16; NaN pair for the NaN code 0xFF. */
@@ -2022,12 +2025,6 @@ FP4__CUDA_GEMV_OUTS(f16, uint16_t, FP4_F16)
 #undef FP4__CUDA_GEMV
 #undef FP4__CUDA_GEMV_OUTS
 
-
-
-/* ==== gemm ==== (tensor-core GEMMs) */
-#if __has_include("fp4_cuda_gemm.inl")
-#include "fp4_cuda_gemm.inl"
-#endif
 #endif /* FP4_CUDA_CUH */
 
 /*

@@ -115,7 +115,6 @@ static std::vector<uint8_t> random_c(int64_t M, int64_t ldc, fp4_dtype ct) {
   return c;
 }
 
-/* One reproducible W4A4 case: device bits == fp4.h bits, twice. */
 /* Workspace modes of w4a4_case: none, fp4_cuda_gemm_workspace_size bytes (Hopper MXFP4: the s8 wgmma
  * kernel), one byte too small, overlapping C, misaligned (the last three: the mma.sync kernel). */
 enum { WS_NONE, WS_FULL, WS_SMALL, WS_OVERLAP, WS_MISALIGNED };
