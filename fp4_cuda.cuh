@@ -1712,13 +1712,13 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
     }
 }
 
-/* M = 1 with NVFP4 weights: the CUDA-core kernel (it measured faster there than the tensor-core one,
- * bench/RESULTS.md). A warp owns FP4__GEMV1_R weight rows and a K range (split-K as above); each lane
- * streams 16 bytes (32 codes) per row per step with L1-bypassing loads, two steps in flight. Codes
- * decode with integer ops: nibble -> bf16 bits of value * 2^-126 (exact, the zero and 0.5 codes land
- * on bf16 subnormals) -> f32 by a shift, then one multiply by a per-block factor that restores 2^126
- * and applies the block scale (NVFP4: s * 2^100, the 2^-26 left over is restored per output; MXFP4:
- * 2^(code-1), with a second factor for codes above 128). Activations are read through L1. */
+/* M = 1 with NVFP4 weights and 16-bit activations: the CUDA-core kernel (it measured faster there than
+ * the tensor-core one, bench/RESULTS.md). A warp owns FP4__GEMV1_R weight rows and a K range (split-K as
+ * above); each lane streams 16 bytes (32 codes, two blocks) per row per step with L1-bypassing loads,
+ * two steps in flight. Codes decode with integer ops: nibble -> bf16 bits of value * 2^-126 (exact, the
+ * zero and 0.5 codes land on bf16 subnormals) -> f32 by a shift, then one multiply by the block's factor
+ * e4m3(s) * 2^100, which restores all of 2^126 but 2^26; that is restored per output. Activations are
+ * read through L1. */
 /* Eight codes of the word q, in the order (3,7), (2,6), (1,5), (0,4), as f32 = value * 2^-126. */
 static __device__ __forceinline__ void fp4__cuda_decode8(uint32_t q, float *w) {
   /* nibble at bits 12..15 / 28..31 -> bf16 sign at 15, (e1 e0 m) at 6..8: value * 2^-126 */
@@ -1731,54 +1731,26 @@ static __device__ __forceinline__ void fp4__cuda_decode8(uint32_t q, float *w) {
   }
 }
 
-/* Eight activations k .. k + 7 of row m as f32, in the element order j, j + 4 for j = 0..3. */
+/* Eight bf16 / f16 activations at A + off as f32, in the element order j, j + 4 for j = 0..3. */
 template <int AT> static __device__ __forceinline__ void fp4__cuda_act8(const void *A, int64_t off, float *a) {
-  if (AT == FP4_F32) {
-    const float4 *p = (const float4 *)((const float *)A + off);
-    float4 u = __ldg(p), v = __ldg(p + 1);
-    a[0] = u.x; a[1] = v.x; a[2] = u.y; a[3] = v.y; a[4] = u.z; a[5] = v.z; a[6] = u.w; a[7] = v.w;
-  } else {
-    uint4 u = __ldg((const uint4 *)((const uint16_t *)A + off));
-    uint32_t h[4] = {u.x, u.y, u.z, u.w};
-    float f[8];
+  uint4 u = __ldg((const uint4 *)((const uint16_t *)A + off));
+  uint32_t h[4] = {u.x, u.y, u.z, u.w};
+  float f[8];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-      if (AT == FP4_BF16) {
-        f[2 * j] = __uint_as_float(h[j] << 16);
-        f[2 * j + 1] = __uint_as_float(h[j] & 0xFFFF0000u);
-      } else {
-        float2 t = __half22float2(*(const __half2 *)&h[j]);
-        f[2 * j] = t.x;
-        f[2 * j + 1] = t.y;
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      a[2 * j] = f[j];
-      a[2 * j + 1] = f[j + 4];
+  for (int j = 0; j < 4; j++) {
+    if (AT == FP4_BF16) {
+      f[2 * j] = __uint_as_float(h[j] << 16);
+      f[2 * j + 1] = __uint_as_float(h[j] & 0xFFFF0000u);
+    } else {
+      float2 t = __half22float2(*(const __half2 *)&h[j]);
+      f[2 * j] = t.x;
+      f[2 * j + 1] = t.y;
     }
   }
-}
-
-/* Per-block factors (see the banner): w = (w_tiny * f1) [* f2 when big]. */
-template <int NV>
-static __device__ __forceinline__ void fp4__cuda_factor(uint8_t s, float *f1, float *f2, int *big, const float *lut) {
-  if (NV) {
-    *f1 = lut[s]; /* e4m3(s) * 2^100, exact (table in shared memory) */
-    *f2 = 1.0f;
-    *big = 0;
-  } else if (s == 0xFFu) {
-    *f1 = fp4__nan();
-    *f2 = 1.0f;
-    *big = 0;
-  } else if (s <= 128u) {
-    *f1 = s ? __uint_as_float((uint32_t)(s + 126u) << 23) : 0.5f; /* 2^(s-1) */
-    *f2 = 1.0f;
-    *big = 0;
-  } else {
-    *f1 = 1.7014118346046923e38f;                      /* 2^127 */
-    *f2 = __uint_as_float((uint32_t)(s - 1u) << 23);   /* 2^(s-128) */
-    *big = 1;
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    a[2 * j] = f[j];
+    a[2 * j + 1] = f[j + 4];
   }
 }
 
@@ -1788,7 +1760,8 @@ static __device__ __forceinline__ float fp4__cuda_warp_sum(float v) {
   return v;
 }
 
-template <int MT, int AT, int NV>
+/* AT: FP4_BF16 or FP4_F16. The caller guarantees M = 1 and NVFP4 weights. */
+template <int AT>
 FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv1_kernel(fp4__cuda_gparams p) {
   constexpr int R = FP4__GEMV1_R;
   const int lane = threadIdx.x & 31;
@@ -1797,21 +1770,18 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv1_kernel(
   const int64_t grp = warp / p.nsplit, split = warp % p.nsplit, n0 = grp * R;
   const int64_t kc = p.K / 32, c_begin = split * p.cps, c_end = c_begin + p.cps < kc ? c_begin + p.cps : kc;
   const int64_t rowb = p.K / 2;
-  __shared__ float lut[NV ? 256 : 1];
-  if (NV) {
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) lut[i] = __fmul_rn(fp4_e4m3_to_float((uint8_t)i), 1.2676506002282294e30f);
-    __syncthreads();
-  }
+  __shared__ float lut[256]; /* e4m3(s) * 2^100, exact */
+  for (int i = threadIdx.x; i < 256; i += blockDim.x) lut[i] = __fmul_rn(fp4_e4m3_to_float((uint8_t)i), 1.2676506002282294e30f);
+  __syncthreads();
   if (warp >= ngroups * p.nsplit) return; /* whole warps leave together, after the barrier */
   const uint8_t *brow[R];
   int64_t nrow[R];
-  float acc[R][MT];
+  float acc[R];
 #pragma unroll
   for (int r = 0; r < R; r++) {
     nrow[r] = n0 + r < p.N ? n0 + r : p.N - 1;
     brow[r] = p.B + nrow[r] * rowb;
-#pragma unroll
-    for (int m = 0; m < MT; m++) acc[r][m] = 0.0f;
+    acc[r] = 0.0f;
   }
   for (int64_t c = c_begin + lane; c < c_end; c += 64) {
     uint4 wv[2][R];
@@ -1824,15 +1794,9 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv1_kernel(
 #pragma unroll
         for (int r = 0; r < R; r++) {
           wv[u][r] = fp4__cuda_ld_stream16(brow[r] + cc * 16);
-          if (NV) {
-            size_t o = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(nrow[r], 2 * cc, p.sc)
-                                                       : (size_t)(nrow[r] * p.sc + 2 * cc);
-            sv[u][r] = __ldg((const unsigned short *)(p.S + o));
-          } else {
-            size_t o = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(nrow[r], cc, p.sc)
-                                                       : (size_t)(nrow[r] * p.sc + cc);
-            sv[u][r] = __ldg(p.S + o);
-          }
+          size_t o = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(nrow[r], 2 * cc, p.sc)
+                                                     : (size_t)(nrow[r] * p.sc + 2 * cc);
+          sv[u][r] = __ldg((const unsigned short *)(p.S + o));
         }
       }
     }
@@ -1840,59 +1804,39 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS) fp4__cuda_gemv1_kernel(
     for (int u = 0; u < 2; u++) {
       if (u == 1 && !have1) break;
       int64_t k0 = (c + 32 * u) * 32;
-      float f1[R][2], f2[R][2];
-      int big[R][2], anybig = 0;
+      float f[R][2];
 #pragma unroll
       for (int r = 0; r < R; r++) {
-        fp4__cuda_factor<NV>((uint8_t)(sv[u][r] & 0xFFu), &f1[r][0], &f2[r][0], &big[r][0], lut);
-        if (NV) fp4__cuda_factor<NV>((uint8_t)(sv[u][r] >> 8), &f1[r][1], &f2[r][1], &big[r][1], lut);
-        else {
-          f1[r][1] = f1[r][0];
-          f2[r][1] = f2[r][0];
-          big[r][1] = big[r][0];
-        }
-        anybig |= big[r][0];
+        f[r][0] = lut[sv[u][r] & 0xFFu];
+        f[r][1] = lut[sv[u][r] >> 8];
       }
-#pragma unroll(MT > 4 ? 1 : 4)
+#pragma unroll 4
       for (int j = 0; j < 4; j++) { /* word j: elements k0 + 8j .. k0 + 8j + 7 */
-        float w[R][8];
+        float w[R][8], a[8];
 #pragma unroll
         for (int r = 0; r < R; r++) {
           uint32_t q = j == 0 ? wv[u][r].x : j == 1 ? wv[u][r].y : j == 2 ? wv[u][r].z : wv[u][r].w;
-          float g1 = j < 2 ? f1[r][0] : f1[r][1], g2 = j < 2 ? f2[r][0] : f2[r][1];
+          const float g = j < 2 ? f[r][0] : f[r][1];
           fp4__cuda_decode8(q, w[r]);
 #pragma unroll
-          for (int e = 0; e < 8; e++) w[r][e] = w[r][e] * g1;
-          if (anybig) {
-#pragma unroll
-            for (int e = 0; e < 8; e++) w[r][e] = w[r][e] * g2;
-          }
+          for (int e = 0; e < 8; e++) w[r][e] = w[r][e] * g;
         }
+        fp4__cuda_act8<AT>(p.A, k0 + 8 * j, a);
 #pragma unroll
-        for (int m = 0; m < MT; m++) {
-          if (m < p.M) {
-            float a[8];
-            fp4__cuda_act8<AT>(p.A, m * p.lda + k0 + 8 * j, a);
+        for (int r = 0; r < R; r++)
 #pragma unroll
-            for (int r = 0; r < R; r++)
-#pragma unroll
-              for (int e = 0; e < 8; e++) acc[r][m] = fmaf(a[e], w[r][e], acc[r][m]);
-          }
-        }
+          for (int e = 0; e < 8; e++) acc[r] = fmaf(a[e], w[r][e], acc[r]);
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < R; r++)
-#pragma unroll
-    for (int m = 0; m < MT; m++) {
-      float v = fp4__cuda_warp_sum(acc[r][m]);
-      if (NV) v = __fmul_rn(v, 67108864.0f); /* 2^26 */
-      if (lane == ((r * MT + m) & 31) && m < p.M && n0 + r < p.N) {
-        if (p.part) p.part[(split * p.M + m) * p.N + n0 + r] = v;
-        else fp4__cuda_gemv_store(p, m, n0 + r, v);
-      }
+  for (int r = 0; r < R; r++) {
+    const float v = __fmul_rn(fp4__cuda_warp_sum(acc[r]), 67108864.0f); /* 2^26 */
+    if (lane == r && n0 + r < p.N) {
+      if (p.part) p.part[split * p.N + n0 + r] = v;
+      else fp4__cuda_gemv_store(p, 0, n0 + r, v);
     }
+  }
 }
 
 /* Generic path (any K multiple of the block, any alignment): one warp per output row n, lanes over K
@@ -1995,8 +1939,8 @@ FP4_CUDA_API fp4_status fp4__cuda_gemv_w4a16(const void *A, fp4_dtype at, int64_
   }
   if (gemv1) {
     const unsigned grid = fp4__cuda_grid((p.N + FP4__GEMV1_R - 1) / FP4__GEMV1_R * p.nsplit, FP4__GEMV_WARPS);
-    if (at == FP4_BF16) fp4__cuda_gemv1_kernel<1, FP4_BF16, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
-    else fp4__cuda_gemv1_kernel<1, FP4_F16, 1><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    if (at == FP4_BF16) fp4__cuda_gemv1_kernel<FP4_BF16><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
+    else fp4__cuda_gemv1_kernel<FP4_F16><<<grid, 32 * FP4__GEMV_WARPS, 0, stream>>>(p);
   } else if (at == FP4_F32) fp4__cuda_gemv_go<FP4_F32>(p, nv, stream);
   else if (at == FP4_BF16) fp4__cuda_gemv_go<FP4_BF16>(p, nv, stream);
   else fp4__cuda_gemv_go<FP4_F16>(p, nv, stream);
