@@ -1610,19 +1610,13 @@ FP4__KERNEL void __launch_bounds__(32 * FP4__GEMV_WARPS, FP4__GEMV_MINB) fp4__cu
         if (s0 + s < nsteps && kk < k1) {
           wv[s][0] = fp4__cuda_ld_stream16(wa + kk / 2);
           wv[s][1] = fp4__cuda_ld_stream16(wb + kk / 2);
-          if (NV) {
-            const int64_t c = kk / 16; /* even: blocks c, c + 1 are adjacent in both layouts */
-            size_t oa = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(ra, c, p.sc) : (size_t)(ra * p.sc + c);
-            size_t ob = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(rb, c, p.sc) : (size_t)(rb * p.sc + c);
-            sv[s][0] = __ldg((const unsigned short *)(p.S + oa));
-            sv[s][1] = __ldg((const unsigned short *)(p.S + ob));
-          } else {
-            const int64_t c = kk / 32;
-            size_t oa = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(ra, c, p.sc) : (size_t)(ra * p.sc + c);
-            size_t ob = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(rb, c, p.sc) : (size_t)(rb * p.sc + c);
-            sv[s][0] = __ldg(p.S + oa);
-            sv[s][1] = __ldg(p.S + ob);
-          }
+          /* the lane's scale codes: one MXFP4 block, or NVFP4 blocks c and c + 1 (c even: adjacent in
+           * both layouts, one 16-bit load) */
+          const int64_t c = kk / (NV ? 16 : 32);
+          const size_t oa = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(ra, c, p.sc) : (size_t)(ra * p.sc + c);
+          const size_t ob = p.layout == FP4_LAYOUT_SWIZZLED ? fp4_swizzle_offset(rb, c, p.sc) : (size_t)(rb * p.sc + c);
+          sv[s][0] = NV ? __ldg((const unsigned short *)(p.S + oa)) : __ldg(p.S + oa);
+          sv[s][1] = NV ? __ldg((const unsigned short *)(p.S + ob)) : __ldg(p.S + ob);
         }
       }
     };
