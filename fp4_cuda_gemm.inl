@@ -1375,6 +1375,17 @@ static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_s8(int *d, const uin
 }
 static __device__ __forceinline__ void fp4__cuda_gemm_wg_ireg(int &r) { asm volatile("" : "+r"(r)::"memory"); }
 
+/* The scale codes of 32-blocks 4kt .. 4kt + 3 of row r, byte j = block 4kt + j (127 past the rows or K).
+ * wide: linear layout, a multiple of 4 blocks per row, 4-byte aligned base: one 32-bit load. */
+static __device__ __forceinline__ uint32_t fp4__cuda_gemm_scale4(const uint8_t *__restrict__ s, fp4_layout lay, int r,
+                                                                 int nrows, int kt, int64_t nblk, bool wide) {
+  if (wide) return r < nrows ? __ldg(reinterpret_cast<const uint32_t *>(s + (int64_t)r * nblk + 4 * (int64_t)kt)) : 0x7F7F7F7Fu;
+  uint32_t v = 0;
+#pragma unroll
+  for (int j = 0; j < 4; j++) v |= (uint32_t)fp4__cuda_gemm_scale(s, lay, r, nrows, (int64_t)kt * 4 + j, nblk, 127) << (8 * j);
+  return v;
+}
+
 /* Prepass: A's packed codes -> int8 (2 * E2M1), rows of K bytes, each 32-block permuted (see above). */
 FP4__CUDA_LAZY
 static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
@@ -1449,15 +1460,7 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll 1
         for (int t = 0; t < NX / 32; t++) { /* not unrolled: 40 registers */
           const int m = lane + 32 * t, r = m0 + m;
-          uint32_t v;
-          if (wide) {
-            v = r < p.M ? __ldg(reinterpret_cast<const uint32_t *>(p.sa + (int64_t)r * nblk + 4 * kt)) : 0x7F7F7F7Fu;
-          } else {
-            v = 0;
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-              v |= (uint32_t)fp4__cuda_gemm_scale(p.sa, p.la, r, p.M, (int64_t)kt * 4 + j, nblk, 127) << (8 * j);
-          }
+          const uint32_t v = fp4__cuda_gemm_scale4(p.sa, p.la, r, p.M, kt, nblk, wide);
           const int hf = m / H, rr = m % H, at = 2 * (rr >> 3) + (rr & 1), ll = (rr & 7) >> 1;
 #pragma unroll
           for (int j = 0; j < 4; j++) {
@@ -1488,18 +1491,7 @@ __global__ void __launch_bounds__(384, 1)
     const bool wide = p.lb == FP4_LAYOUT_LINEAR && nblk % 4 == 0 && (uintptr_t)p.sb % 4 == 0;
     auto fetch = [&](int s, uint32_t (&o)[2]) {
 #pragma unroll
-      for (int h = 0; h < 2; h++) {
-        const int r = n0 + row0 + 8 * h;
-        if (wide) {
-          o[h] = r < p.N ? __ldg(reinterpret_cast<const uint32_t *>(p.sb + (int64_t)r * nblk + 4 * (int64_t)s)) : 0x7F7F7F7Fu;
-        } else {
-          uint32_t v = 0;
-#pragma unroll
-          for (int j = 0; j < 4; j++)
-            v |= (uint32_t)fp4__cuda_gemm_scale(p.sb, p.lb, r, p.N, (int64_t)s * 4 + j, nblk, 127) << (8 * j);
-          o[h] = v;
-        }
-      }
+      for (int h = 0; h < 2; h++) o[h] = fp4__cuda_gemm_scale4(p.sb, p.lb, n0 + row0 + 8 * h, p.N, s, nblk, wide);
     };
     float acc[NX / 2];
     int d0[R], d1[R]; /* the two halves' int32 block sums */
