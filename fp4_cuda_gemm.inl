@@ -1853,6 +1853,17 @@ static inline fp4__cg_encode_fn fp4__cuda_gemm_encoder(void) {
   return fn;
 }
 
+/* A 2D tensor map over `outer` rows of `inner` elements, `pitch` bytes apart, copied in boxes of
+ * box_inner x box_outer (L2 promotion 256 B, no out-of-bounds fill); 0 when the encoder refuses it. */
+static inline int fp4__cuda_gemm_tmap(fp4__cg_encode_fn enc, CUtensorMap *m, CUtensorMapDataType type, const void *base,
+                                      uint64_t inner, uint64_t outer, uint64_t pitch, uint32_t box_inner,
+                                      uint32_t box_outer, CUtensorMapSwizzle swizzle) {
+  const cuuint64_t dims[2] = {(cuuint64_t)inner, (cuuint64_t)outer}, strides[1] = {(cuuint64_t)pitch};
+  const cuuint32_t box[2] = {box_inner, box_outer}, es[2] = {1, 1};
+  return enc(m, type, 2, (void *)base, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 /* The TMA kernel when its tensor maps can be built (K % 32 == 0, 16-byte aligned bases and pitches). */
 template <int FMT, int BF, int NX, int PROMO>
 static inline fp4_status fp4__cuda_gemm_wgt_go(const fp4__cuda_gemm_w4a16_args &a, cudaStream_t s, int *done) {
@@ -1860,21 +1871,11 @@ static inline fp4_status fp4__cuda_gemm_wgt_go(const fp4__cuda_gemm_w4a16_args &
   CUtensorMap mx, mw;
   *done = 0;
   if (!enc || a.K % 32 || (uintptr_t)a.a % 16 || (uintptr_t)a.b % 16 || (a.lda * 2) % 16) return FP4_OK;
-  {
-    const cuuint64_t dims[2] = {(cuuint64_t)a.K, (cuuint64_t)a.M}, strides[1] = {(cuuint64_t)a.lda * 2};
-    const cuuint32_t box[2] = {64, (cuuint32_t)NX}, es[2] = {1, 1};
-    if (enc(&mx, BF ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, (void *)a.a, dims, strides,
-            box, es, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-      return FP4_OK;
-  }
-  {
-    const cuuint64_t dims[2] = {(cuuint64_t)(a.K / 2), (cuuint64_t)a.N}, strides[1] = {(cuuint64_t)(a.K / 2)};
-    const cuuint32_t box[2] = {32, FP4__CG_WG_BN}, es[2] = {1, 1};
-    if (enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)a.b, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
-            CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-      return FP4_OK;
-  }
+  if (!fp4__cuda_gemm_tmap(enc, &mx, BF ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, a.a,
+                           (uint64_t)a.K, (uint64_t)a.M, (uint64_t)a.lda * 2, 64, NX, CU_TENSOR_MAP_SWIZZLE_128B) ||
+      !fp4__cuda_gemm_tmap(enc, &mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.b, (uint64_t)(a.K / 2), (uint64_t)a.N,
+                           (uint64_t)(a.K / 2), 32, FP4__CG_WG_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
+    return FP4_OK;
   *done = 1;
   const size_t smem = 1024 + (size_t)FP4__CG_WGT_STAGES(NX) * (NX * 128 + FP4__CG_WG_BN * 32) + 1024 +
                       16 * FP4__CG_WGT_STAGES(NX);
@@ -1902,20 +1903,11 @@ static inline fp4_status fp4__cuda_gemm_s8wg_go(const fp4__cuda_gemm_w4a4_args &
   CUtensorMap mx, mw;
   *done = 0;
   if (!enc || a.K % 32 || (uintptr_t)a.b % 16 || (uintptr_t)ws % 16) return FP4_OK;
-  {
-    const cuuint64_t dims[2] = {(cuuint64_t)a.K, (cuuint64_t)a.M}, strides[1] = {(cuuint64_t)a.K};
-    const cuuint32_t box[2] = {128, (cuuint32_t)NX}, es[2] = {1, 1};
-    if (enc(&mx, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, ws, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
-            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-      return FP4_OK;
-  }
-  {
-    const cuuint64_t dims[2] = {(cuuint64_t)(a.K / 2), (cuuint64_t)a.N}, strides[1] = {(cuuint64_t)(a.K / 2)};
-    const cuuint32_t box[2] = {64, FP4__CG_WG_BN}, es[2] = {1, 1};
-    if (enc(&mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)a.b, dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
-            CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-      return FP4_OK;
-  }
+  if (!fp4__cuda_gemm_tmap(enc, &mx, CU_TENSOR_MAP_DATA_TYPE_UINT8, ws, (uint64_t)a.K, (uint64_t)a.M, (uint64_t)a.K,
+                           128, NX, CU_TENSOR_MAP_SWIZZLE_128B) ||
+      !fp4__cuda_gemm_tmap(enc, &mw, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.b, (uint64_t)(a.K / 2), (uint64_t)a.N,
+                           (uint64_t)(a.K / 2), 64, FP4__CG_WG_BN, CU_TENSOR_MAP_SWIZZLE_64B))
+    return FP4_OK;
   *done = 1;
   {
     const int64_t n = (int64_t)a.M * (a.K / 32);
