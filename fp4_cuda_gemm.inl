@@ -1309,7 +1309,8 @@ __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const 
  *    the min / max code of each block (255 left out); both arrive on the stage's full mbarrier.
  *    Warpgroups 1, 2: consumers (setmaxnreg 232), 64 weight rows x NX activation rows each.
  *  - per 32-block: two wgmma m64n(NX/2)k32 s32 (one per half of the NX columns, scale-d = 0: D = T) into
- *    two accumulator sets; while the tensor cores run one half, the warp promotes the other:
+ *    two accumulator sets, a wait, then the promotion of both (promotion and tensor work overlap across
+ *    the two consumer warpgroups, not within one: see the main loop):
  *    x = bits(T + 1.5*2^23) (= 1.5*2^23 + T as a float), t1 = fma(x, f, -1.5*2^23 f) = T * 2^(eb-129)
  *    exactly (f of the weight row, eb <= 231), then per warp and block (codes reduced with redux.sync):
  *      FAST: acc = fma(t1, 2^(ea-127), acc), when every product t1 * 2^(ea-127) is exact: an integer times
