@@ -86,6 +86,13 @@ static __global__ void fill_bf16(uint16_t *p, size_t n, uint32_t seed) {
 
 static double copy_gbs;
 
+/* The copy baseline: a device-to-device cudaMemcpy of xb bytes, x -> y; sets copy_gbs, returns us. */
+static float time_copy(const void *x, void *y, size_t xb) {
+  float tc = time_us([&](int) { CK(cudaMemcpyAsync(y, x, xb, cudaMemcpyDeviceToDevice, 0)); }, 5, 30);
+  copy_gbs = 2.0 * (double)xb / (tc * 1e3);
+  return tc;
+}
+
 static void bench_quant(void) {
   const int64_t rows = 8192, cols = 16384; /* 256 MiB of bf16 */
   const size_t n = (size_t)(rows * cols), xb = n * 2;
@@ -99,8 +106,7 @@ static void bench_quant(void) {
   CK(cudaMalloc(&ws, FP4_CUDA_QUANTIZE_WS));
   fill_bf16<<<4096, 256>>>(x, n, 1234);
   CK(cudaDeviceSynchronize());
-  float tc = time_us([&](int) { CK(cudaMemcpyAsync(y, x, xb, cudaMemcpyDeviceToDevice, 0)); }, 5, 30);
-  copy_gbs = 2.0 * (double)xb / (tc * 1e3);
+  float tc = time_copy(x, y, xb);
   printf("\n## quantize, bf16 input %lld x %lld (%.0f MiB), H100 (one buffer of 5x the L2)\n", (long long)rows,
          (long long)cols, xb / 1048576.0);
   printf("device-to-device cudaMemcpy: %.1f us, %.0f GB/s (read + write)\n\n", tc, copy_gbs);
@@ -167,8 +173,7 @@ static void bench_copy(void) {
   CK(cudaMalloc(&y, xb));
   fill_bf16<<<4096, 256>>>((uint16_t *)x, xb / 2, 1234);
   CK(cudaDeviceSynchronize());
-  float tc = time_us([&](int) { CK(cudaMemcpyAsync(y, x, xb, cudaMemcpyDeviceToDevice, 0)); }, 5, 30);
-  copy_gbs = 2.0 * (double)xb / (tc * 1e3);
+  float tc = time_copy(x, y, xb);
   printf("device-to-device cudaMemcpy of 256 MiB: %.1f us, %.0f GB/s (read + write)\n", tc, copy_gbs);
   CK(cudaFree(x));
   CK(cudaFree(y));
