@@ -1096,6 +1096,36 @@ static __device__ __forceinline__ void fp4__cuda_gemm_tma2d(uint32_t dst, const 
       : "memory");
 }
 
+/* Epilogue of the warp-specialized wgmma kernels, through shared memory (the pipeline buffers from xs on,
+ * idle once both consumer warpgroups are here): consumer thread ct (0..255) holds v[i] = the sum of weight
+ * row row0 + 8*((i>>1)&1) and activation row 8*(i>>2) + 2l + (i&1) of its warpgroup's 64 x NX tile;
+ * warpgroup c writes it as ep[m][n] (pitch 68 floats: the fragment writes hit 32 banks), then stores C
+ * rows of 64 consecutive n with 16-byte reads (alpha, beta, output type as fp4_gemm_epilogue). */
+template <int NX>
+static __device__ __forceinline__ void fp4__cuda_gemm_wg_epilogue(const float *v, unsigned char *xs, int ct, int n0,
+                                                                  int m0, int M, int N, void *C, fp4_dtype ctp,
+                                                                  int64_t ldc, float alpha, float beta) {
+  const int l = ct & 3, r = ((ct >> 5) & 3) * 16 + ((ct & 31) >> 2); /* row0 within the warpgroup */
+  asm volatile("bar.sync 1, 256;\n" ::: "memory");
+  float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
+#pragma unroll
+  for (int i = 0; i < NX / 2; i++) ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + r + 8 * ((i >> 1) & 1)] = v[i];
+  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
+  const int nb = n0 + (ct >> 7) * 64;
+  for (int idx = ct & 127; idx < NX * 16; idx += 128) {
+    const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
+    if (m >= M) break;
+    const float4 q = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
+    const float vv[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+      if (n + j < N) {
+        const int64_t e = (int64_t)m * ldc + n + j;
+        fp4__store(C, ctp, e, fp4_gemm_epilogue(alpha, vv[j], beta, beta != 0.0f ? fp4__load(C, ctp, e) : 0.0f));
+      }
+  }
+}
+
 template <int FMT, int BF, int NX, int PROMO>
 __global__ void __launch_bounds__(384, 1)
     fp4__cuda_gemm_w4a16_tma_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
@@ -1222,28 +1252,7 @@ __global__ void __launch_bounds__(384, 1)
     fp4__cuda_gemm_wg_wait<0>();
 #pragma unroll
     for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
-    /* epilogue through shared memory (the pipeline buffers, idle once both consumer warpgroups are here):
-     * warpgroup c writes its 64 weight rows x NX activation rows as ep[m][n] (pitch 68 floats: the
-     * fragment writes hit 32 banks), then stores C rows of 64 consecutive n with 16-byte reads. */
-    asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
-#pragma unroll
-    for (int i = 0; i < NX / 2; i++)
-      ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + (row0 & 63) + 8 * ((i >> 1) & 1)] = PROMO ? accp[i % (PROMO ? NX / 2 : 1)] : acc[i];
-    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
-    const int nb = n0 + (ct >> 7) * 64;
-    for (int idx = ct & 127; idx < NX * 16; idx += 128) {
-      const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
-      if (m >= p.M) break;
-      const float4 v = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
-      const float vv[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int j = 0; j < 4; j++)
-        if (n + j < p.N) {
-          const int64_t e = (int64_t)m * p.ldc + n + j;
-          fp4__store(C, p.ct, e, fp4_gemm_epilogue(p.alpha, vv[j], p.beta, p.beta != 0.0f ? fp4__load(C, p.ct, e) : 0.0f));
-        }
-    }
+    fp4__cuda_gemm_wg_epilogue<NX>(PROMO ? accp : acc, xs, ct, n0, m0, p.M, p.N, C, p.ct, p.ldc, p.alpha, p.beta);
   }
 #else
   (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)NBS;
@@ -1267,27 +1276,31 @@ static __global__ void __launch_bounds__(256) fp4__cuda_gemm_splitk_reduce(const
 }
 
 /* Hopper W4A4 _fast, step 1: an FP4 operand dequantized to bf16 (without its tensor scale, which folds
- * into alpha): 8 codes per thread, one 16-byte store. Exact: E2M1 x E4M3 and E2M1 x 2^(e-127) are
- * representable in bf16 wherever they are in fp32 (the products are at least 2^-128; Inf/NaN alike). */
+ * into alpha), rows of K: 16 codes per thread (8 bytes in, two 16-byte stores), decoded by byte permutes
+ * and scaled by one packed multiply per pair, as the wgmma kernels' weights. Exact: E2M1 x E4M3 and
+ * E2M1 x 2^(e-127) are bf16 values wherever they are fp32 values (the products are at least 2^-128;
+ * Inf/NaN alike). */
 template <int FMT>
 __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const uint8_t *__restrict__ d,
                                                                          const uint8_t *__restrict__ s, fp4_layout lay,
                                                                          int64_t rows, int64_t K, uint16_t *out) {
   constexpr int BLK = FMT == FP4_MXFP4 ? 32 : 16;
-  const int64_t per = K / 8, n = rows * per;
+  const int64_t per = K / 16, n = rows * per;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t r = i / per, k = (i % per) * 8;
-    const uint32_t w = *reinterpret_cast<const uint32_t *>(d + r * (K / 2) + k / 2);
-    const uint8_t c = s[fp4__scale_offset(lay, r, k / BLK, K / BLK)];
-    const float sf = FMT == FP4_MXFP4 ? fp4__cuda_gemm_e8m0_f(c, 0) : fp4_e4m3_to_float(c);
-    uint32_t o[4];
+    const int64_t r = i / per, k = (i % per) * 16;
+    const uint2 w = *reinterpret_cast<const uint2 *>(d + r * (K / 2) + k / 2); /* 8-byte aligned */
+    const uint32_t s2 = fp4__cuda_gemm_scale_h2<FMT, 1>(s[fp4__scale_offset(lay, r, k / BLK, K / BLK)]);
+    uint32_t o[8];
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const float v0 = fp4__mul(fp4_e2m1_to_float((uint8_t)((w >> (8 * j)) & 15u)), sf);
-      const float v1 = fp4__mul(fp4_e2m1_to_float((uint8_t)((w >> (8 * j + 4)) & 15u)), sf);
-      o[j] = (uint32_t)fp4_f32_to_bf16(v0) | ((uint32_t)fp4_f32_to_bf16(v1) << 16);
+    for (int q = 0; q < 4; q++) {
+      uint32_t lo, hi;
+      fp4__cuda_gemm_e2m1x4_h16<1>(((q < 2 ? w.x : w.y) >> (16 * (q & 1))) & 0xFFFFu, lo, hi);
+      o[2 * q] = fp4__cuda_gemm_hmul2<1>(lo, s2);
+      o[2 * q + 1] = fp4__cuda_gemm_hmul2<1>(hi, s2);
     }
-    *reinterpret_cast<uint4 *>(out + r * K + k) = make_uint4(o[0], o[1], o[2], o[3]);
+    uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + k);
+    dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
+    dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
   }
 }
 
@@ -1585,28 +1598,317 @@ __global__ void __launch_bounds__(384, 1)
       }
       fp4__cuda_gemm_bar_arrive(empty0 + 8 * s); /* the stage's readers are done */
     }
-    /* epilogue through shared memory (idle pipeline buffers) as the W4A16 TMA kernel */
-    asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
-#pragma unroll
-    for (int i = 0; i < NX / 2; i++) ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + (row0 & 63) + 8 * ((i >> 1) & 1)] = acc[i];
-    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
-    const int nb = n0 + (ct >> 7) * 64;
-    for (int idx = ct & 127; idx < NX * 16; idx += 128) {
-      const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
-      if (m >= p.M) break;
-      const float4 v = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
-      const float vv[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int j = 0; j < 4; j++)
-        if (n + j < p.N) {
-          const int64_t e = (int64_t)m * p.ldc + n + j;
-          fp4__store(p.C, p.ct, e, fp4_gemm_epilogue(p.alpha, vv[j], p.beta, p.beta != 0.0f ? fp4__load(p.C, p.ct, e) : 0.0f));
-        }
-    }
+    fp4__cuda_gemm_wg_epilogue<NX>(acc, xs, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
   }
 #else
   (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)H; (void)R; (void)sizeof(aux_t);
+  __trap(); /* sm_90a only; never launched elsewhere */
+#endif
+}
+
+/* ==== cuda gemm: hopper fast w4a4, both operands prepared ====
+ *
+ * sm_90a W4A4 _fast at large M (fp4__cuda_gemm_ss_pick, given fp4__cuda_gemm_ss_layout's workspace): both
+ * operands are first written into the workspace in a tensor-core type, then a warp-specialized GEMM reads
+ * both from shared memory (wgmma with two matrix descriptors: no register decode in the main loop).
+ *  - NVFP4 -> bf16 (fp4__cuda_gemm_dequant_bf16_kernel, exact: E2M1 x E4M3 is a bf16 value); the whole K
+ *    accumulates in the wgmma fp32 registers, each warpgroup keeping one stage's wgmma group in flight
+ *    while the next is issued (wait_group 1); 128 weight rows x 256 activation rows per CTA.
+ *  - MXFP4 -> E4M3 with the exponents folded in (fp4__cuda_gemm_fp8_prep_kernel): in each group of
+ *    FP4__CG_SS_GK = 256 K of a row (eight 32-blocks, codes e_j, R = max e_j) block j holds
+ *    q * 2^(e_j - R + 6), exact while e_j >= R - 14 (0.5 * 2^-8 is E4M3's smallest subnormal; blocks
+ *    further down round to subnormals or 0), the largest block reaching 6 * 64 = 384 <= 448; the group
+ *    keeps the fp32 factor 2^(R - 133) (NaN when a code is 255). Per group each warpgroup runs eight FP8
+ *    wgmma m64n128k32 (two 128-K stages) from a zero accumulator, waits, and promotes:
+ *    acc = fma(P * fw, fx, acc) with fw, fx the weight and activation rows' group factors; the two
+ *    warpgroups take turns to issue, so that one's wgmmas run while the other promotes. Not fp4.h's bits:
+ *    Hopper's FP8 MMA truncates its internal sums when the folded operands carry different powers of two
+ *    (the error, measured against float64, is in tests and bench/RESULTS.md: up to 1.9e-4; spec section 5
+ *    allows 5e-4). 128 x 128 per CTA (the promoted sums need a second accumulator set).
+ *  - CTA: 384 threads as the W4A16 TMA kernel: warpgroup 0 produces (thread 0 issues the TMA copies of a
+ *    stage: 128-byte-swizzled K slabs of both operands, and for FP8 the group's activation factors),
+ *    warpgroups 1 and 2 consume, 64 weight rows each; tiles in bands of 8 activation tiles for L2 reuse;
+ *    epilogue through shared memory (fp4__cuda_gemm_wg_epilogue). Fixed order: the same bits on every
+ *    run. Tried and dropped: sharing each activation tile between two CTAs of a cluster by TMA multicast
+ *    (correct, but half the speed). */
+#define FP4__CG_SS_M 512 /* the smallest M where the automatic choice takes this path (fp4__cuda_gemm_ss_pick) */
+#define FP4__CG_SS_NX(F8) ((F8) ? 128 : 256)
+#define FP4__CG_SS_STAGES(F8) ((F8) ? 6 : 4)
+#define FP4__CG_SS_SB(F8) ((F8) ? FP4__CG_SS_NX(F8) * 4 : 0) /* activation group factors per stage */
+/* FP8: K per exponent group (a multiple of 128: that many 128-K stages chain their wgmmas into one
+ * accumulator before the promotion). bench_cuda_gemm w4a4 on the H100: 256 ran MXFP4 _fast at 0.90x /
+ * 1.11-1.18x cuBLAS BF16 at 4096^3 / 8192^3 against 0.78-0.80x / 0.84-0.94x with 128, its error vs
+ * float64 1.6-1.9e-4 against 1.0-1.3e-4; 512 was slower again (0.76x / 0.93-0.98x, error 2.3-2.7e-4): a
+ * group's stages must all have landed before its first wgmma (bench/RESULTS.md). */
+#ifndef FP4__CG_SS_GK
+#define FP4__CG_SS_GK 256
+#endif
+
+struct fp4__cuda_gemm_ss_args {
+  int M, N;
+  int64_t K;
+  int G;             /* FP8: exponent groups of FP4__CG_SS_GK along K */
+  const float *fw;   /* FP8: weight group factors, N x G */
+  void *C;
+  fp4_dtype ct;
+  int64_t ldc;
+  float alpha, beta;
+};
+
+/* Whether the automatic _fast choice takes this path (given its workspace) rather than the bf16-A
+ * register-decode one, from bench_cuda_gemm w4a4all on the H100 (bench/RESULTS.md): MXFP4 (FP8, 2x the
+ * bf16 tensor rate) from M = 512; NVFP4 (bf16 both ways, the weights' decode saved against the B copy's
+ * traffic) from M = 4096, or from M = 1024 when K > 8192 (the other kernel promotes its long K). */
+static inline int fp4__cuda_gemm_ss_pick(fp4_format f, int64_t M, int64_t K) {
+  if (f == FP4_MXFP4) return M >= FP4__CG_SS_M;
+  return M >= 4096 || (M >= 1024 && K > 8192);
+}
+
+/* Workspace of the path: the operands' copies (M x K and N x K elements, 2 bytes (bf16) or 1 (FP8)),
+ * then for FP8 the activation factors (G x Mp floats, Mp = M rounded up to 4: a 16-byte TMA pitch) and
+ * the weight factors (N x G); every part 256-byte aligned. */
+struct fp4__cuda_gemm_ss_ws {
+  size_t a, b, fx, fw, total;
+};
+static inline fp4__cuda_gemm_ss_ws fp4__cuda_gemm_ss_layout(int f8, int64_t M, int64_t N, int64_t K) {
+  fp4__cuda_gemm_ss_ws w;
+  const size_t es = f8 ? 1 : 2, G = (size_t)((K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK), Mp = (size_t)((M + 3) / 4 * 4);
+  w.a = 0;
+  w.b = ((size_t)M * K * es + 255) / 256 * 256;
+  w.fx = (w.b + (size_t)N * K * es + 255) / 256 * 256;
+  w.fw = (w.fx + (f8 ? G * Mp * 4 : 0) + 255) / 256 * 256;
+  w.total = w.fw + (f8 ? (size_t)N * G * 4 : 0);
+  return w;
+}
+
+/* d[64 x 256] (+)= A(desc: 64 x 16 bf16) . B(desc: 256 x 16 bf16), both K-major; SD = 0: D = A.B. */
+template <int SD>
+static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_ss_bf16(float *d, uint64_t da, uint64_t db) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+        "%128, %129, %130, 1, 1, 0, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "n"(SD));
+#else
+  (void)d; (void)da; (void)db; __trap();
+#endif
+}
+/* d[64 x 128] (+)= A(desc: 64 x 32 e4m3) . B(desc: 128 x 32 e4m3), both K-major; SD = 0: D = A.B. */
+template <int SD>
+static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_ss_e4m3(float *d, uint64_t da, uint64_t db) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "%64, %65, %66, 1, 1;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "n"(SD));
+#else
+  (void)d; (void)da; (void)db; __trap();
+#endif
+}
+
+/* Hopper MXFP4 _fast, step 1: an operand -> E4M3 rows of K bytes with each group's exponents folded in
+ * (see above), and the group factors at fs[r * rs + g * gs]. One thread per row and 32-block (the row's
+ * blocks padded to whole groups, so that a group is GK/32 adjacent lanes: its largest code by shuffles);
+ * the block's 8 magnitudes as E4M3 (rounded once by cvt.rn) in two registers, and the codes decoded by
+ * byte permutes, 4 per 16-bit chunk, the sign bit copied. */
+FP4__CUDA_LAZY
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(const uint8_t *__restrict__ d,
+                                                                           const uint8_t *__restrict__ s, fp4_layout lay,
+                                                                           int64_t rows, int64_t K, uint8_t *out,
+                                                                           float *fs, int64_t rs, int64_t gs) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  constexpr int BPG = FP4__CG_SS_GK / 32; /* blocks per group: adjacent lanes */
+  const int64_t nb = K / 32, nbp = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK * BPG, n = rows * nbp;
+  for (int64_t i0 = blockIdx.x * (int64_t)blockDim.x; i0 < n; i0 += (int64_t)gridDim.x * blockDim.x) { /* warp-uniform */
+    const int64_t i = i0 + threadIdx.x, r = i / nbp, b = i % nbp;
+    const bool ok = i < n && b < nb;
+    const int e = ok ? s[fp4__scale_offset(lay, r, b, nb)] : 0;
+    int R = e;
+#pragma unroll
+    for (int x = 1; x < BPG; x *= 2) R = max(R, __shfl_xor_sync(0xFFFFFFFFu, R, x));
+    if (!ok) continue;
+    if (b % BPG == 0) fs[r * rs + b / BPG * gs] = R == 0xFF ? fp4__nan() : fp4__exp2i(R - 133);
+    const int t = e - R + 6; /* <= 6; R = 255 (a NaN code): the factor is NaN, the values do not matter */
+    const float f = t >= -24 ? __int_as_float((t + 127) << 23) : 0.0f;
+    uint16_t h[4]; /* magnitudes 0 .5 1 1.5 | 2 3 4 6, times 2^t, as E4M3 bytes */
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[0]) : "f"(0.5f * f), "f"(0.0f));
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[1]) : "f"(1.5f * f), "f"(f));
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[2]) : "f"(3.0f * f), "f"(2.0f * f));
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[3]) : "f"(6.0f * f), "f"(4.0f * f));
+    const uint32_t L0 = (uint32_t)h[0] | ((uint32_t)h[1] << 16), L1 = (uint32_t)h[2] | ((uint32_t)h[3] << 16);
+    const uint2 *src = reinterpret_cast<const uint2 *>(d + r * (K / 2) + b * 16); /* 8-byte aligned */
+    const uint2 v0 = src[0], v1 = src[1];
+    const uint32_t w[4] = {v0.x, v0.y, v1.x, v1.y};
+    uint32_t o[8];
+#pragma unroll
+    for (int q = 0; q < 8; q++) {
+      const uint32_t x = (w[q >> 1] >> (16 * (q & 1))) & 0xFFFFu;
+      const uint32_t pos = fp4__cuda_gemm_prmt(L0, L1, x & 0x7777u);
+      o[q] = fp4__cuda_gemm_prmt(pos, pos | 0x80808080u, 0x3210u | ((x & 0x8888u) >> 1));
+    }
+    uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + b * 32);
+    dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
+    dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
+  }
+#else
+  (void)d; (void)s; (void)lay; (void)rows; (void)K; (void)out; (void)fs; (void)rs; (void)gs;
+  __trap(); /* sm_90a only; never launched elsewhere */
+#endif
+}
+
+template <int F8>
+__global__ void __launch_bounds__(384, 1)
+    fp4__cuda_gemm_ss_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
+                             const __grid_constant__ CUtensorMap tmf, const fp4__cuda_gemm_ss_args p) {
+  constexpr int NX = FP4__CG_SS_NX(F8), STAGES = FP4__CG_SS_STAGES(F8), XB = NX * 128, WB = FP4__CG_WG_BN * 128;
+  constexpr int SB = FP4__CG_SS_SB(F8), EK = F8 ? 128 : 64; /* elements per 128-byte K slab */
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
+  unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
+  unsigned char *ws = xs + STAGES * XB;
+  float *fx = reinterpret_cast<float *>(ws + STAGES * WB); /* FP8: [STAGES][NX] activation group factors */
+  uint64_t *bars = reinterpret_cast<uint64_t *>(ws + STAGES * (WB + SB)); /* full[STAGES], empty[STAGES] */
+  const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs), ws_s = (uint32_t)__cvta_generic_to_shared(ws);
+  const uint32_t fx_s = (uint32_t)__cvta_generic_to_shared(fx);
+  const uint32_t full0 = (uint32_t)__cvta_generic_to_shared(bars), empty0 = full0 + 8 * STAGES;
+  const int tid = threadIdx.x;
+  /* tile of this CTA: bands of up to 8 activation tiles, the activation tile fastest within a band */
+  const int tn = (p.N + FP4__CG_WG_BN - 1) / FP4__CG_WG_BN, tm = (p.M + NX - 1) / NX, band = 8 * tn;
+  const int b0 = (int)blockIdx.x / band * 8, bh = tm - b0 < 8 ? tm - b0 : 8, ib = (int)blockIdx.x % band;
+  const int m0 = (b0 + ib % bh) * NX, n0 = ib / bh * FP4__CG_WG_BN;
+  constexpr int SPG = F8 ? FP4__CG_SS_GK / 128 : 1; /* stages per FP8 exponent group */
+  static_assert(FP4__CG_SS_GK % 128 == 0 && SPG <= STAGES, "FP4__CG_SS_GK: a multiple of 128, at most a ring");
+  const int nk = (int)((p.K + EK * SPG - 1) / (EK * SPG)) * SPG; /* whole groups: the TMA fills past K with 0 */
+
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      fp4__cuda_gemm_bar_init(full0 + 8 * s, 1);
+      fp4__cuda_gemm_bar_init(empty0 + 8 * s, 256);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (tid < 128) { /* producer warpgroup */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (tid == 0) {
+      for (int kt = 0; kt < nk; kt++) {
+        const int s = kt % STAGES, i = kt / STAGES;
+        if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
+        fp4__cuda_gemm_bar_expect(full0 + 8 * s, (uint32_t)(XB + WB + SB));
+        fp4__cuda_gemm_tma2d(xs_s + s * XB, &tmx, kt * EK, m0, full0 + 8 * s);
+        fp4__cuda_gemm_tma2d(ws_s + s * WB, &tmw, kt * EK, n0, full0 + 8 * s);
+        if (F8) fp4__cuda_gemm_tma2d(fx_s + s * SB, &tmf, m0, kt / (FP4__CG_SS_GK / 128), full0 + 8 * s);
+      }
+    }
+  } else { /* consumer warpgroups */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int ct = tid - 128, lane = tid & 31, l = lane & 3, wg = ct >> 7;
+    const int row0 = wg * 64 + ((ct >> 5) & 3) * 16 + (lane >> 2); /* weight rows row0, row0 + 8 */
+    const uint32_t wsw = ws_s + (uint32_t)wg * 64 * 128;           /* this warpgroup's weight rows */
+    float acc[NX / 2];
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
+    if (!F8) {
+      /* one stage's group stays in flight while the next is issued; the same accumulators throughout */
+      for (int kt = 0; kt < nk; kt++) {
+        const int s = kt % STAGES;
+        fp4__cuda_gemm_bar_wait(full0 + 8 * s, (uint32_t)((kt / STAGES) & 1));
+        fp4__cuda_gemm_wg_fence();
+        const uint64_t da = fp4__cuda_gemm_wg_desc(wsw + s * WB), db = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+#pragma unroll
+        for (int q = 0; q < 4; q++) fp4__cuda_gemm_wgmma_ss_bf16<1>(acc, da + 2 * q, db + 2 * q);
+        fp4__cuda_gemm_wg_commit();
+        fp4__cuda_gemm_wg_wait<1>(); /* the previous stage's group has retired: release its buffers */
+        if (kt > 0) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((kt - 1) % STAGES));
+      }
+      fp4__cuda_gemm_wg_wait<0>();
+    } else {
+      const int ng = nk / SPG;
+      float d[NX / 2];
+      const bool r0ok = n0 + row0 < p.N, r1ok = n0 + row0 + 8 < p.N;
+      const float *fw0 = p.fw + (int64_t)(r0ok ? n0 + row0 : 0) * p.G, *fw1 = p.fw + (int64_t)(r1ok ? n0 + row0 + 8 : 0) * p.G;
+      float wn0 = ng > 0 ? __ldg(fw0) : 0.0f, wn1 = ng > 0 ? __ldg(fw1) : 0.0f;
+      for (int kg = 0; kg < ng; kg++) {
+        const int k0 = kg * SPG; /* this group's stages: k0 .. k0 + SPG - 1 */
+        const float w0 = r0ok ? wn0 : 0.0f, w1 = r1ok ? wn1 : 0.0f;
+        if (kg + 1 < ng) wn0 = __ldg(fw0 + kg + 1), wn1 = __ldg(fw1 + kg + 1);
+#pragma unroll
+        for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_wait(full0 + 8 * ((k0 + j) % STAGES), (uint32_t)(((k0 + j) / STAGES) & 1));
+        /* the warpgroups take turns to issue (named barriers 4, 5), so that the tensor cores run one's
+         * wgmmas while the other promotes, instead of interleaving both and idling through both promotions */
+        if (wg == 1 || kg > 0) asm volatile("bar.sync %0, 256;\n" ::"r"(wg ? 4 : 5) : "memory");
+#pragma unroll
+        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
+        fp4__cuda_gemm_wg_fence();
+#pragma unroll
+        for (int j = 0; j < SPG; j++) {
+          const int s = (k0 + j) % STAGES;
+          const uint64_t da = fp4__cuda_gemm_wg_desc(wsw + s * WB), db = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+          if (j == 0) fp4__cuda_gemm_wgmma_ss_e4m3<0>(d, da, db);
+          else fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da, db);
+#pragma unroll
+          for (int q = 1; q < 4; q++) fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da + 2 * q, db + 2 * q);
+        }
+        fp4__cuda_gemm_wg_commit();
+        if (wg == 0 || kg + 1 < ng) asm volatile("bar.arrive %0, 256;\n" ::"r"(wg ? 5 : 4) : "memory");
+        fp4__cuda_gemm_wg_wait<0>();
+#pragma unroll
+        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
+        float f[NX / 4]; /* factors of this thread's activation rows 8j + 2l, 8j + 2l + 1 */
+#pragma unroll
+        for (int j = 0; j < NX / 8; j++) {
+          const float2 v = *reinterpret_cast<const float2 *>(fx + (k0 % STAGES) * NX + 8 * j + 2 * l);
+          f[2 * j] = v.x, f[2 * j + 1] = v.y;
+        }
+#pragma unroll
+        for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((k0 + j) % STAGES)); /* readers done */
+#pragma unroll
+        for (int i = 0; i < NX / 2; i++) acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+    fp4__cuda_gemm_wg_epilogue<NX>(acc, xs, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
+  }
+#else
+  (void)tmx; (void)tmw; (void)tmf; (void)p; (void)STAGES; (void)XB; (void)WB; (void)SB; (void)EK;
   __trap(); /* sm_90a only; never launched elsewhere */
 #endif
 }
@@ -1744,14 +2046,21 @@ __global__ void __launch_bounds__(128, 1) fp4__cuda_gemm_w4a4_tcgen05_kernel(con
 /* Bytes of caller workspace the CUDA GEMMs need for an M x N x K product (enough for every entry point):
  * the decode GEMV's split-K (W4A16, M = 1), and on Hopper the W4A4 _fast path's bf16 copy of A (M*K*2
  * bytes; with less, _fast runs the exact kernel), the exact MXFP4 path's int8 copy of A (M*K bytes; with
- * less, the mma.sync kernel), and the Hopper W4A16 split-K's fp32 partials (up to
- * 4*M*N*4 bytes for M <= 256; with less, no split). The other tensor-core kernels need none. */
+ * less, the mma.sync kernel), from M = FP4__CG_SS_M up bf16 copies of both W4A4 operands for the _fast
+ * path that reads both from shared memory ((M+N)*K*2 bytes and alignment; with less, the path above), and
+ * the Hopper W4A16 split-K's fp32 partials (up to 4*M*N*4 bytes for M <= 256; with less, no split). The
+ * other tensor-core kernels need none. */
 FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
   size_t w = 0;
 #if defined(FP4_CUDA_GEMV_MAX_M)
   if (M <= FP4__CG_GEMV_M) w = fp4_cuda_gemv_workspace_size(M, N, K);
 #endif
   if (M > 0 && N > 0 && K > 0 && M <= (int64_t)(SIZE_MAX / 4) / K && (size_t)(M * K * 2) > w) w = (size_t)(M * K * 2);
+  /* Hopper W4A4 _fast at large M: both operands prepared (fp4__cuda_gemm_ss_layout; bf16 is the larger) */
+  if (M >= FP4__CG_SS_M && N > 0 && K > 0 && M <= 0x7FFFFFFF && N <= 0x7FFFFFFF && K <= (int64_t)(SIZE_MAX / 8) / (M + N)) {
+    const size_t s = fp4__cuda_gemm_ss_layout(0, M, N, K).total;
+    if (s > w) w = s;
+  }
   /* Hopper W4A16 split-K (few output tiles): fp32 partials */
   if (M > 0 && N > 0 && K > 0 && M <= 256 && N <= (int64_t)(SIZE_MAX / 64) / 256 &&
       (size_t)(FP4__CG_SPLITK_MAX * M * N * 4) > w)
@@ -1775,6 +2084,9 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
  * 16-byte aligned, else this one, which has a single width, NX = 128: each width is a large
  * instantiation, and 64 and 256 for this fallback added a third to the header's compile time. */
 #define FP4_CUDA_GEMM_TILE_WG_CP 19
+/* Hopper W4A4 _fast with fp4__cuda_gemm_ss_layout's workspace: both operands prepared (bf16 / folded
+ * E4M3), both wgmma operands from shared memory; the automatic choice where fp4__cuda_gemm_ss_pick says. */
+#define FP4_CUDA_GEMM_TILE_SS 20
 
 /* Engines of fp4__cuda_gemm_w4a4: exact (fp4.h's bits), or the fastest native one of the device. */
 #define FP4_CUDA_GEMM_W4A4_EXACT 0
@@ -1925,6 +2237,73 @@ static inline fp4_status fp4__cuda_gemm_s8wg_go(const fp4__cuda_gemm_w4a4_args &
     return FP4_ERR_DEVICE;
   kernel<<<grid, 384, smem, s>>>(mx, mw, a);
   fp4__cuda_gemm_s8wg_runs(1);
+  return fp4__cuda_gemm_status(cudaGetLastError());
+}
+
+/* Launches of the Hopper _fast path with both operands prepared (tests check that they exercise it). */
+static inline long fp4__cuda_gemm_ss_runs(long inc) {
+  static std::atomic<long> n(0);
+  return n.fetch_add(inc, std::memory_order_relaxed) + inc;
+}
+
+/* Hopper W4A4 _fast with both operands prepared: F8 = 1 MXFP4 (folded E4M3), 0 NVFP4 (bf16). The
+ * workspace (fp4__cuda_gemm_ss_layout's bytes, 16-byte aligned) and the 8-byte aligned operands are
+ * checked by the caller; *done = 0 (nothing launched) where the tensor maps cannot be built. */
+template <int F8>
+static inline fp4_status fp4__cuda_gemm_ss_go(const fp4_tensor *A, const fp4_tensor *B, float alpha, float beta,
+                                              void *C, fp4_dtype ct, int64_t ldc, void *ws, cudaStream_t s, int *done) {
+  constexpr int NX = FP4__CG_SS_NX(F8), ST = FP4__CG_SS_STAGES(F8), EK = F8 ? 128 : 64;
+  const fp4__cg_encode_fn enc = fp4__cuda_gemm_encoder();
+  const int64_t M = A->rows, N = B->rows, K = A->cols, G = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK, Mp = (M + 3) / 4 * 4;
+  const fp4__cuda_gemm_ss_ws L = fp4__cuda_gemm_ss_layout(F8, M, N, K);
+  unsigned char *w = (unsigned char *)ws;
+  const CUtensorMapDataType ty = F8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  CUtensorMap mx, mw, mf;
+  *done = 0;
+  if (!enc || !fp4__cuda_gemm_tmap(enc, &mx, ty, w + L.a, (uint64_t)K, (uint64_t)M, (uint64_t)K * (F8 ? 1 : 2), EK, NX,
+                                   CU_TENSOR_MAP_SWIZZLE_128B) ||
+      !fp4__cuda_gemm_tmap(enc, &mw, ty, w + L.b, (uint64_t)K, (uint64_t)N, (uint64_t)K * (F8 ? 1 : 2), EK,
+                           FP4__CG_WG_BN, CU_TENSOR_MAP_SWIZZLE_128B) ||
+      (F8 && !fp4__cuda_gemm_tmap(enc, &mf, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, w + L.fx, (uint64_t)M, (uint64_t)G,
+                                  (uint64_t)Mp * 4, NX, 1, CU_TENSOR_MAP_SWIZZLE_NONE)))
+    return FP4_OK;
+  if (!F8) mf = mx; /* unused */
+  *done = 1;
+  const fp4_tensor *op[2] = {A, B};
+  for (int o = 0; o < 2; o++) {
+    const fp4_tensor *T = op[o];
+    unsigned char *dst = w + (o ? L.b : L.a);
+    if (F8) {
+      const int64_t n = T->rows * G;
+      const int blocks = (int)(n / 256 + 1 < 8192 ? n / 256 + 1 : 8192);
+      fp4__cuda_gemm_fp8_prep_kernel<<<blocks, 256, 0, s>>>(T->data, T->scales, T->scale_layout, T->rows, K, dst,
+                                                            (float *)(w + (o ? L.fw : L.fx)), o ? G : 1, o ? 1 : Mp);
+    } else {
+      const int64_t n8 = T->rows * (K / 8);
+      const int blocks = (int)(n8 / 256 + 1 < 4096 ? n8 / 256 + 1 : 4096);
+      fp4__cuda_gemm_dequant_bf16_kernel<FP4_NVFP4><<<blocks, 256, 0, s>>>(T->data, T->scales, T->scale_layout, T->rows,
+                                                                          K, (uint16_t *)dst);
+    }
+    if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
+  }
+  fp4__cuda_gemm_ss_args p;
+  p.M = (int)M;
+  p.N = (int)N;
+  p.K = K;
+  p.G = (int)G;
+  p.fw = (const float *)(w + L.fw);
+  p.C = C;
+  p.ct = ct;
+  p.ldc = ldc;
+  p.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
+  p.beta = beta;
+  const size_t smem = 1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 128 + FP4__CG_SS_SB(F8)) + 16 * ST;
+  const int tiles = fp4__cuda_gemm_cdiv(M, NX) * fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN);
+  auto kernel = fp4__cuda_gemm_ss_kernel<F8>;
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
+    return FP4_ERR_DEVICE;
+  kernel<<<tiles, 384, smem, s>>>(mx, mw, mf, p);
+  fp4__cuda_gemm_ss_runs(1);
   return fp4__cuda_gemm_status(cudaGetLastError());
 }
 
@@ -2092,10 +2471,22 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
   }
   if (engine == FP4_CUDA_GEMM_W4A4_EXACT && (tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128))
     tile = FP4_CUDA_GEMM_TILE_AUTO; /* the s8 wgmma kernel does not apply: the mma.sync kernel, same bits */
-  if (engine == FP4_CUDA_GEMM_W4A4_NATIVE && (tile == FP4_CUDA_GEMM_TILE_AUTO || tile >= FP4_CUDA_GEMM_TILE_WG64) &&
-      ws && ws_bytes >= (size_t)(A->rows * A->cols * 2) && (uintptr_t)ws % 16 == 0 && (uintptr_t)A->data % 8 == 0 &&
-      (uintptr_t)B->data % 8 == 0 && !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) &&
-      fp4__cuda_gemm_has_wgmma()) {
+  /* Hopper _fast, either path: a 16-byte aligned workspace overlapping no operand or C, 8-byte aligned codes */
+  const int fast_ws = engine == FP4_CUDA_GEMM_W4A4_NATIVE && ws && (uintptr_t)ws % 16 == 0 &&
+                      (uintptr_t)A->data % 8 == 0 && (uintptr_t)B->data % 8 == 0 &&
+                      !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) && fp4__cuda_gemm_has_wgmma();
+  /* at large M with the larger workspace: both operands prepared, SS wgmma (see there) */
+  if (fast_ws &&
+      (tile == FP4_CUDA_GEMM_TILE_SS ||
+       (tile == FP4_CUDA_GEMM_TILE_AUTO && fp4__cuda_gemm_ss_pick(A->format, A->rows, A->cols))) &&
+      ws_bytes >= fp4__cuda_gemm_ss_layout(A->format == FP4_MXFP4, A->rows, B->rows, A->cols).total) {
+    int done = 0;
+    st = A->format == FP4_MXFP4 ? fp4__cuda_gemm_ss_go<1>(A, B, alpha, beta, C, ct, ldc, ws, stream, &done)
+                                : fp4__cuda_gemm_ss_go<0>(A, B, alpha, beta, C, ct, ldc, ws, stream, &done);
+    if (done) return st;
+  }
+  if (fast_ws && (tile == FP4_CUDA_GEMM_TILE_AUTO || tile >= FP4_CUDA_GEMM_TILE_WG64) &&
+      ws_bytes >= (size_t)(A->rows * A->cols * 2)) {
     /* Hopper _fast: A -> bf16 in the workspace (exact), then the wgmma W4A16 kernel; both tensor scales
      * fold into alpha. Not fp4.h's bits (fp32 accumulation in the tensor cores' order). */
     fp4__cuda_gemm_w4a16_args w;

@@ -9,9 +9,12 @@
  *   workspace of fp4_cuda_gemm_workspace_size, which enables split-K; "_nows": without it).
  * Inputs are random (never zeros); each operand rotates among enough buffers to exceed the L2 several
  * times; every launch is timed with CUDA events after warm-up, and the median is reported.
- * Usage: bench_cuda_gemm [quick|w4a4]   ("quick": fewer shapes; "w4a4": the quick W4A4 shapes only). Prints
- * one table row per kernel and shape; weight_GB/s is the weight operand's bytes (FP4 codes + scales; bf16 / fp8
- * for cuBLAS) over the time. */
+ * On Hopper the two W4A4 _fast paths also run by name (both operands prepared, "fast_ss_*", with its error
+ * against float64 on sampled outputs; A in bf16 with register-decoded weights, "fast_rs_256").
+ * Usage: bench_cuda_gemm [quick|w4a4|w4a4all|ss M N K]   ("quick": fewer shapes; "w4a4": the quick W4A4
+ * shapes only; "w4a4all": every W4A4 shape only; "ss": two calls of the SS path per format, for a profiler).
+ * Prints one table row per kernel and shape; weight_GB/s is the weight operand's bytes (FP4 codes + scales;
+ * bf16 / fp8 for cuBLAS) over the time. */
 // FP4_TEST_FLAGS: -lcublasLt
 #include "fp4.h"
 #include "fp4_cuda.cuh" /* the whole header: W4A16 at M <= 16 hands over to its decode GEMV */
@@ -20,6 +23,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -196,6 +200,43 @@ static fp4_tensor view(fp4_format f, int rows, int K, const rot &d, const rot &s
   return t;
 }
 
+/* Relative Frobenius error of a W4A4 f32 result c32 (M x N, device) against float64 of the dequantized
+ * operands (fp4.h), over 32 sampled rows x 64 sampled columns. */
+static double w4a4_sample_err(const fp4_tensor &A, const fp4_tensor &B, const float *c32) {
+  const int64_t M = A.rows, N = B.rows, K = A.cols, blk = fp4_format_block(A.format);
+  const int RS = 32, CS = 64;
+  std::vector<double> ar((size_t)RS * K), br((size_t)CS * K);
+  std::vector<int64_t> ms(RS), ns(CS);
+  auto rows = [&](const fp4_tensor &T, const std::vector<int64_t> &idx, std::vector<double> &out) {
+    std::vector<uint8_t> d((size_t)K / 2), s((size_t)(K / blk));
+    std::vector<float> y((size_t)K);
+    for (size_t i = 0; i < idx.size(); i++) {
+      CU(cudaMemcpy(d.data(), T.data + idx[i] * (K / 2), d.size(), cudaMemcpyDeviceToHost));
+      CU(cudaMemcpy(s.data(), T.scales + idx[i] * (K / blk), s.size(), cudaMemcpyDeviceToHost));
+      fp4_tensor h = T;
+      h.data = d.data();
+      h.scales = s.data();
+      h.rows = 1;
+      FS(fp4_dequantize_f32(&h, y.data(), K));
+      for (int64_t k = 0; k < K; k++) out[i * K + k] = y[(size_t)k];
+    }
+  };
+  for (int i = 0; i < RS; i++) ms[i] = (int64_t)((uint64_t)(i * 2654435761u) % (uint64_t)M);
+  for (int i = 0; i < CS; i++) ns[i] = (int64_t)((uint64_t)(i * 2246822519u + 7u) % (uint64_t)N);
+  rows(A, ms, ar);
+  rows(B, ns, br);
+  double num = 0, den = 0;
+  for (int i = 0; i < RS; i++)
+    for (int j = 0; j < CS; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += ar[i * K + k] * br[j * K + k];
+      float v;
+      CU(cudaMemcpy(&v, c32 + ms[i] * N + ns[j], 4, cudaMemcpyDeviceToHost));
+      num += (v - s) * (v - s), den += s * s;
+    }
+  return sqrt(num / den);
+}
+
 static void w4a4_shape(int M, int N, int K) {
   rot xb, wb, x8, w8, c;
   xb.alloc((size_t)M * K * 2, 1, 11);
@@ -236,6 +277,38 @@ static void w4a4_shape(int M, int N, int K) {
       FS(fp4_cuda_gemm_w4a4_fast_bf16(&A, &B, 1.0f, 0.0f, (uint16_t *)c.at(0), N, ws, wsb, 0));
     });
     row(fi ? "w4a4_nvfp4_fast" : "w4a4_mxfp4_fast", M, N, K, us, base, fp4_bytes(f, N, K));
+    if (fp4__cuda_gemm_has_wgmma()) {
+      /* the two Hopper _fast paths by name: both operands prepared (SS, its workspace), and A -> bf16 with
+       * the weights decoded in registers (the wgmma W4A16 kernel, 256 wide) */
+      const size_t need = fp4__cuda_gemm_ss_layout(!fi, M, N, K).total;
+      void *ws2;
+      CU(cudaMalloc(&ws2, need > wsb ? need : wsb));
+      const long r0 = fp4__cuda_gemm_ss_runs(0);
+      double u = time_us([&](int i) {
+        fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, need > wsb ? need : wsb, 0,
+                               FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_SS));
+      });
+      if (fp4__cuda_gemm_ss_runs(0) == r0) printf("(the SS path did not run)\n");
+      row(fi ? "  fast_ss_bf16" : "  fast_ss_e4m3", M, N, K, u, base, fp4_bytes(f, N, K));
+      { /* its error at this shape: f32 output, sampled against float64 */
+        float *c32;
+        CU(cudaMalloc(&c32, (size_t)M * N * 4));
+        fp4_tensor A = view(f, M, K, ad, as, 0), B = view(f, N, K, bd, bs, 0);
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c32, FP4_F32, N, ws2, need > wsb ? need : wsb, 0,
+                               FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_SS));
+        CU(cudaDeviceSynchronize());
+        printf("  (fast_ss rel. Frobenius error vs float64, 32 x 64 sampled outputs: %.3g)\n", w4a4_sample_err(A, B, c32));
+        cudaFree(c32);
+      }
+      u = time_us([&](int i) {
+        fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, need > wsb ? need : wsb, 0,
+                               FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_WG256));
+      });
+      row("  fast_rs_256", M, N, K, u, base, fp4_bytes(f, N, K));
+      cudaFree(ws2);
+    }
     if (!fi && fp4__cuda_gemm_has_wgmma()) {
       /* Hopper exact MXFP4 with the workspace: the s8 wgmma kernel (int8 prepass of A included), automatic
        * width and both widths by name; "_fast_bf16path": the bf16 dequantize + wgmma W4A16 path by name */
@@ -260,6 +333,32 @@ static void w4a4_shape(int M, int N, int K) {
         row("  fast_bf16path_256", M, N, K, u, base, fp4_bytes(f, N, K));
       }
     }
+    cudaFree(ws);
+    ad.release(); as.release(); bd.release(); bs.release();
+  }
+  c.release();
+}
+
+/* "ss M N K": the Hopper _fast path with both operands prepared, two calls per format (for a profiler). */
+static void ss_only(int M, int N, int K) {
+  rot ad, as, bd, bs, c;
+  c.alloc((size_t)M * N * 2, 0, 13);
+  for (int fi = 0; fi < 2; fi++) {
+    fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
+    int blk = fp4_format_block(f);
+    ad.alloc((size_t)M * K / 2, 0, 21);
+    as.alloc((size_t)M * (K / blk), fi ? 3 : 2, 22);
+    bd.alloc((size_t)N * K / 2, 0, 23);
+    bs.alloc((size_t)N * (K / blk), fi ? 3 : 2, 24);
+    const size_t need = fp4__cuda_gemm_ss_layout(!fi, M, N, K).total;
+    void *ws;
+    CU(cudaMalloc(&ws, need));
+    for (int i = 0; i < 2; i++) {
+      fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
+      FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, need, 0, FP4_CUDA_GEMM_W4A4_NATIVE,
+                             FP4_CUDA_GEMM_TILE_SS));
+    }
+    CU(cudaDeviceSynchronize());
     cudaFree(ws);
     ad.release(); as.release(); bd.release(); bs.release();
   }
@@ -327,8 +426,9 @@ static void w4a16_shape(int M, int N, int K) {
 }
 
 int main(int argc, char **argv) {
-  const bool w4a4_only = argc > 1 && !strcmp(argv[1], "w4a4"); /* the quick W4A4 shapes alone */
-  const bool quick = w4a4_only || (argc > 1 && !strcmp(argv[1], "quick"));
+  /* "w4a4": the quick W4A4 shapes alone; "w4a4all": every W4A4 shape alone */
+  const bool w4a4_only = argc > 1 && (!strcmp(argv[1], "w4a4") || !strcmp(argv[1], "w4a4all"));
+  const bool quick = (argc > 1 && !strcmp(argv[1], "w4a4")) || (argc > 1 && !strcmp(argv[1], "quick"));
   cudaDeviceProp prop;
   CU(cudaGetDeviceProperties(&prop, 0));
   printf("device: %s (sm_%d%d, %d SMs, L2 %d MB)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
@@ -336,6 +436,10 @@ int main(int argc, char **argv) {
   CB(cublasCreate(&g_blas));
   CB(cublasLtCreate(&g_lt));
   CU(cudaMalloc(&g_ltws, LTWS));
+  if (argc > 4 && !strcmp(argv[1], "ss")) {
+    ss_only(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    return 0;
+  }
   printf("%-22s %6s %6s %6s %10s %9s %9s %10s\n", "kernel", "M", "N", "K", "median_us", "TFLOP/s", "vs_bf16",
          "weight_GB/s");
   printf("# W4A4 square\n");

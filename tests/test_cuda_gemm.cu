@@ -19,7 +19,8 @@
  *    ran; a workspace too small, overlapping C or misaligned runs the mma.sync kernel (same bits);
  *  - W4A4 _fast on Hopper (bf16 workspace + wgmma): relative Frobenius error against float64 of the
  *    dequantized operands <= 1e-5 (the measured value is printed), bit-identical repeats; without a
- *    workspace the exact kernel's bits;
+ *    workspace the exact kernel's bits; with both operands prepared (ss_case: bf16 NVFP4, folded E4M3
+ *    MXFP4): <= 5e-4 (spec section 5), odd M/N, K tails, spread and NaN scales, the automatic choice;
  *  - validation: the same status codes as fp4.h for bad arguments.
  * Needs a GPU (make test-cuda). "test_cuda_gemm sanitize" runs one small case per kernel and path
  * instead (for compute-sanitizer, whose racecheck is too slow for the full set). The test includes
@@ -60,12 +61,15 @@ static void qt_upload(qt &t) {
 }
 
 /* Quantize a random rows x cols matrix (normal values times a per-row magnitude) with `rule`. */
-static qt make_qt(fp4_format f, fp4_rule rule, int64_t rows, int64_t cols, fp4_layout lay) {
+static qt make_qt(fp4_format f, fp4_rule rule, int64_t rows, int64_t cols, fp4_layout lay, int spread = 0) {
   qt t;
   std::vector<float> x((size_t)(rows * cols));
   for (int64_t r = 0; r < rows; r++) {
     double mag = ldexp(1.0, (int)(h_rand() % 13) - 6);
-    for (int64_t c = 0; c < cols; c++) x[(size_t)(r * cols + c)] = (float)(h_normal() * mag);
+    for (int64_t c = 0; c < cols; c++) {
+      if (spread && c % 32 == 0) mag = ldexp(1.0, (int)(h_rand() % 13) - 6); /* spread: per 32 columns */
+      x[(size_t)(r * cols + c)] = (float)(h_normal() * mag);
+    }
   }
   if (rows * cols > 4) x[3] = 0.0f;
   t.data.resize(fp4_data_bytes(rows, cols));
@@ -478,6 +482,103 @@ static void host_building_blocks(void) {
   }
 }
 
+/* Hopper _fast with both operands prepared (FP4_CUDA_GEMM_TILE_SS by name, or the automatic choice where
+ * fp4__cuda_gemm_ss_pick says, with fp4_cuda_gemm_workspace_size bytes; a launch counter proves it ran): relative
+ * Frobenius error against float64 of the dequantized operands <= 5e-4 (spec section 5; NVFP4's exact bf16
+ * operands: <= 1e-5 up to K = 4096), printed; bit-identical repeats; bf16 output = the f32 result
+ * rounded once. spread: block magnitudes 2^-6 .. 2^6 within rows (MXFP4: the folded exponents differ by
+ * up to 12 within a 128-K group). nan_row: one NaN scale code in A's row 1: that row of C is NaN, the
+ * others finite. */
+static double g_ss_err[2] = {0.0, 0.0};
+static long g_ss_cases = 0;
+static void ss_case(fp4_format f, int M, int N, int K, fp4_layout lay, float alpha, float beta, int tile, int spread = 0,
+                    int nan_row = 0) {
+  qt A = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), M, K, lay, spread);
+  qt B = make_qt(f, fp4_rule_resolve(f, FP4_RULE_DEFAULT), N, K, lay, spread);
+  const int64_t nblk = K / fp4_format_block(f);
+  if (nan_row) A.scales[fp4__scale_offset(lay, 1, 0, nblk)] = f == FP4_MXFP4 ? 0xFF : 0x7F;
+  qt_upload(A);
+  qt_upload(B);
+  const int64_t ldc = N + (int64_t)(h_rand() % 3);
+  std::vector<uint8_t> c0 = random_c(M, ldc, FP4_F32);
+  const size_t need = fp4__cuda_gemm_ss_layout(f == FP4_MXFP4, M, N, K).total;
+  const size_t wsb = tile == FP4_CUDA_GEMM_TILE_AUTO ? fp4_cuda_gemm_workspace_size(M, N, K) : need;
+  CHECK(wsb >= need);
+  float *d;
+  void *ws;
+  CU(cudaMalloc(&d, c0.size()));
+  CU(cudaMalloc(&ws, wsb));
+  std::vector<float> y((size_t)M * ldc), y2((size_t)M * ldc);
+  for (int rep = 0; rep < 2; rep++) {
+    CU(cudaMemcpy(d, c0.data(), c0.size(), cudaMemcpyHostToDevice));
+    const long r0 = fp4__cuda_gemm_ss_runs(0);
+    if (tile == FP4_CUDA_GEMM_TILE_AUTO)
+      CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, alpha, beta, d, ldc, ws, wsb, 0));
+    else
+      CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, beta, d, FP4_F32, ldc, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_NATIVE, tile));
+    CU(cudaDeviceSynchronize());
+    CHECK_EQ(r0 + 1, fp4__cuda_gemm_ss_runs(0));
+    CU(cudaMemcpy(rep ? y2.data() : y.data(), d, y.size() * 4, cudaMemcpyDeviceToHost));
+  }
+  CHECK(memcmp(y.data(), y2.data(), y.size() * 4) == 0);
+  std::vector<float> ad((size_t)M * K), bd((size_t)N * K);
+  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&A.h, ad.data(), K));
+  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+  double num = 0, den = 0;
+  size_t badnan = 0;
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)ad[(size_t)m * K + k] * bd[(size_t)n * K + k];
+      s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+      const double v = y[(size_t)m * ldc + n];
+      if (s != s || v != v) {
+        badnan += (s != s) != (v != v);
+        continue;
+      }
+      num += (v - s) * (v - s), den += s * s;
+    }
+  CHECK_EQ(0, badnan);
+  if (nan_row) {
+    size_t nn = 0;
+    for (int n = 0; n < N; n++) nn += y[(size_t)ldc + n] != y[(size_t)ldc + n];
+    CHECK_EQ((size_t)N, nn);
+  }
+  const double rel = sqrt(num / den);
+  const int fi = f == FP4_NVFP4;
+  if (rel > g_ss_err[fi]) g_ss_err[fi] = rel;
+  printf("w4a4_fast ss %s M=%d N=%d K=%d%s: rel. Frobenius error vs float64 %.3g\n", fp4_format_name(f), M, N, K,
+         spread ? " (spread scales)" : "", rel);
+  CHECK_LE(rel, fi && K <= 4096 ? 1e-5 : 5e-4);
+  if (beta == 0.0f) { /* bf16 output: the f32 result rounded once */
+    std::vector<uint16_t> h((size_t)M * ldc);
+    CHECK_EQ(FP4_OK, fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, 0.0f, d, FP4_BF16, ldc, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_NATIVE,
+                                         FP4_CUDA_GEMM_TILE_SS));
+    CU(cudaMemcpy(h.data(), d, h.size() * 2, cudaMemcpyDeviceToHost));
+    size_t bad = 0;
+    for (int m = 0; m < M; m++)
+      for (int n = 0; n < N; n++) {
+        const float v = y[(size_t)m * ldc + n];
+        bad += v == v && h[(size_t)m * ldc + n] != fp4_f32_to_bf16(v);
+      }
+    CHECK_EQ(0, bad);
+  }
+  /* a workspace one byte short: not this path (the automatic choice takes the bf16-A path) */
+  {
+    const long r0 = fp4__cuda_gemm_ss_runs(0);
+    CHECK_EQ(FP4_OK, fp4_cuda_gemm_w4a4_fast_f32(&A.d, &B.d, alpha, 0.0f, d, ldc, ws, need - 1, 0));
+    CHECK_EQ(FP4_ERR_ARG, fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, 0.0f, d, FP4_F32, ldc, ws, need - 1, 0,
+                                              FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_SS));
+    CU(cudaDeviceSynchronize());
+    CHECK_EQ(r0, fp4__cuda_gemm_ss_runs(0));
+  }
+  g_ss_cases++;
+  cudaFree(d);
+  cudaFree(ws);
+  qt_free(A);
+  qt_free(B);
+}
+
 /* One small case per kernel and path (the sanitizer run): W4A4 mma.sync at both tiles, the s8 wgmma
  * kernel (both widths, K past one stage ring), _fast, W4A16 at every tile and activation type, split-K
  * with its reduction, the TMA kernel's long-K promotion, and the GEMV hand-over. */
@@ -493,6 +594,7 @@ static void sanitize_set(void) {
       w4a4_case(f, r, 129, 131, 1056, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_WG128, 1, WS_FULL);
     }
     fast_case(f, 100, 130, 512 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f);
+    if (fp4__cuda_gemm_has_wgmma()) ss_case(f, 130, 260, 512 + 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_SS);
     const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
     for (int ai = 0; ai < 3; ai++)
       for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++)
@@ -575,6 +677,19 @@ int main(int argc, char **argv) {
     fast_case(f, 100, 200, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
     fast_case(f, 257, 131, 4 * kq + 1024, FP4_LAYOUT_SWIZZLED, -0.75f, 0.5f);
     fast_case(f, 700, 300, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f);
+    if (fp4__cuda_gemm_has_wgmma()) {
+      const int SS = FP4_CUDA_GEMM_TILE_SS;
+      ss_case(f, 300, 260, 1024 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, SS);        /* K tail: a partial stage */
+      ss_case(f, 257, 131, 512 + 2 * kq, FP4_LAYOUT_SWIZZLED, -0.75f, 0.0f, SS); /* odd M, N */
+      ss_case(f, 129, 200, kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, SS);               /* one block */
+      ss_case(f, 200, 300, 2048, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, SS, 1);          /* spread block scales */
+      ss_case(f, 130, 129, 256, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, SS, 0, 1);      /* a NaN scale */
+      if (fi) /* the automatic choice (fp4__cuda_gemm_ss_pick): NVFP4 from M = 4096, MXFP4 from 512 */
+        ss_case(f, 4096, 40, 512, FP4_LAYOUT_LINEAR, 2.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
+      else
+        ss_case(f, 512, 136, 512, FP4_LAYOUT_LINEAR, 2.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
+      ss_case(f, 260, 130, 8192 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, SS);        /* long K */
+    }
   }
   /* W4A16 */
   const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
@@ -616,5 +731,8 @@ int main(int argc, char **argv) {
   printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g; exact MXFP4 cases on the s8 wgmma kernel: %ld\n",
          fp4__cuda_gemm_has_wgmma() ? "used" : "not available", g_fast_err_max, g_s8_cases);
   if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases > 50);
+  printf("hopper _fast with both operands prepared: %ld cases, max error vs float64 MXFP4 %.3g, NVFP4 %.3g\n", g_ss_cases,
+         g_ss_err[0], g_ss_err[1]);
+  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_ss_cases >= 14);
   return h_finish();
 }
