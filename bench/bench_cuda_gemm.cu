@@ -280,13 +280,13 @@ static void w4a4_shape(int M, int N, int K) {
     if (fp4__cuda_gemm_has_wgmma()) {
       /* the two Hopper _fast paths by name: both operands prepared (SS, its workspace), and A -> bf16 with
        * the weights decoded in registers (the wgmma W4A16 kernel, 256 wide) */
-      const size_t need = fp4__cuda_gemm_ss_layout(!fi, M, N, K).total;
+      const size_t need = fp4__cuda_gemm_ss_layout(!fi, M, N, K).total, wsb2 = need > wsb ? need : wsb;
       void *ws2;
-      CU(cudaMalloc(&ws2, need > wsb ? need : wsb));
+      CU(cudaMalloc(&ws2, wsb2));
       const long r0 = fp4__cuda_gemm_ss_runs(0);
       double u = time_us([&](int i) {
         fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
-        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, need > wsb ? need : wsb, 0,
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, wsb2, 0,
                                FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_SS));
       });
       if (fp4__cuda_gemm_ss_runs(0) == r0) printf("(the SS path did not run)\n");
@@ -295,7 +295,7 @@ static void w4a4_shape(int M, int N, int K) {
         float *c32;
         CU(cudaMalloc(&c32, (size_t)M * N * 4));
         fp4_tensor A = view(f, M, K, ad, as, 0), B = view(f, N, K, bd, bs, 0);
-        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c32, FP4_F32, N, ws2, need > wsb ? need : wsb, 0,
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c32, FP4_F32, N, ws2, wsb2, 0,
                                FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_SS));
         CU(cudaDeviceSynchronize());
         printf("  (fast_ss rel. Frobenius error vs float64, 32 x 64 sampled outputs: %.3g)\n", w4a4_sample_err(A, B, c32));
@@ -303,7 +303,7 @@ static void w4a4_shape(int M, int N, int K) {
       }
       u = time_us([&](int i) {
         fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
-        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, need > wsb ? need : wsb, 0,
+        FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws2, wsb2, 0,
                                FP4_CUDA_GEMM_W4A4_NATIVE, FP4_CUDA_GEMM_TILE_WG256));
       });
       row("  fast_rs_256", M, N, K, u, base, fp4_bytes(f, N, K));

@@ -487,7 +487,7 @@ static void host_building_blocks(void) {
  * Frobenius error against float64 of the dequantized operands <= 5e-4 (spec section 5; NVFP4's exact bf16
  * operands: <= 1e-5 up to K = 4096), printed; bit-identical repeats; bf16 output = the f32 result
  * rounded once. spread: block magnitudes 2^-6 .. 2^6 within rows (MXFP4: the folded exponents differ by
- * up to 12 within a 128-K group). nan_row: one NaN scale code in A's row 1: that row of C is NaN, the
+ * up to 12 within a 256-K group). nan_row: one NaN scale code in A's row 1: that row of C is NaN, the
  * others finite. */
 static double g_ss_err[2] = {0.0, 0.0};
 static long g_ss_cases = 0;
