@@ -1624,7 +1624,9 @@ __global__ void __launch_bounds__(384, 1)
  *    warpgroups take turns to issue, so that one's wgmmas run while the other promotes. Not fp4.h's bits:
  *    Hopper's FP8 MMA truncates its internal sums when the folded operands carry different powers of two
  *    (the error, measured against float64, is in tests and bench/RESULTS.md: up to 1.9e-4; spec section 5
- *    allows 5e-4). 128 x 128 per CTA (the promoted sums need a second accumulator set).
+ *    allows 5e-4). 128 x 128 per CTA (the promoted sums need a second accumulator set); one persistent CTA
+ *    per SM loops over the tiles, its epilogue in shared memory of its own, so that the producer loads the
+ *    next tile meanwhile (3% faster at 4096^3 than one CTA per tile with a 6-deep ring, the same at 8192^3).
  *  - CTA: 384 threads as the W4A16 TMA kernel: warpgroup 0 produces (thread 0 issues the TMA copies of a
  *    stage: 128-byte-swizzled K slabs of both operands, and for FP8 the group's activation factors),
  *    warpgroups 1 and 2 consume, 64 weight rows each; tiles in bands of 8 activation tiles for L2 reuse;
@@ -1633,7 +1635,13 @@ __global__ void __launch_bounds__(384, 1)
  *    (correct, but half the speed). */
 #define FP4__CG_SS_M 512 /* the smallest M where the automatic choice takes this path (fp4__cuda_gemm_ss_pick) */
 #define FP4__CG_SS_NX(F8) ((F8) ? 128 : 256)
-#define FP4__CG_SS_STAGES(F8) ((F8) ? 6 : 4)
+/* FP8: persistent CTAs (one per SM, looping over tiles) with the epilogue in its own shared memory, so that
+ * the next tile's copies run during it, and a 4-deep ring (1); or one tile per CTA and a 6-deep ring (0) */
+#ifndef FP4__CG_SS_PERSIST
+#define FP4__CG_SS_PERSIST 1
+#endif
+#define FP4__CG_SS_STAGES(F8) ((F8) ? (FP4__CG_SS_PERSIST ? 4 : 6) : 4)
+#define FP4__CG_SS_EP(F8) ((F8) && FP4__CG_SS_PERSIST ? 2 * FP4__CG_SS_NX(F8) * 68 * 4 : 0) /* own epilogue bytes */
 #define FP4__CG_SS_SB(F8) ((F8) ? FP4__CG_SS_NX(F8) * 4 : 0) /* activation group factors per stage */
 /* FP8: K per exponent group (a multiple of 128: that many 128-K stages chain their wgmmas into one
  * accumulator before the promotion). bench_cuda_gemm w4a4 on the H100: 256 ran MXFP4 _fast at 0.90x /
@@ -1798,20 +1806,27 @@ __global__ void __launch_bounds__(384, 1)
                              const __grid_constant__ CUtensorMap tmf, const fp4__cuda_gemm_ss_args p) {
   constexpr int NX = FP4__CG_SS_NX(F8), STAGES = FP4__CG_SS_STAGES(F8), XB = NX * 128, WB = FP4__CG_WG_BN * 128;
   constexpr int SB = FP4__CG_SS_SB(F8), EK = F8 ? 128 : 64; /* elements per 128-byte K slab */
+  constexpr int EP = FP4__CG_SS_EP(F8);
 #if defined(FP4__CUDA_GEMM_WGMMA)
   extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
   unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
   unsigned char *ws = xs + STAGES * XB;
   float *fx = reinterpret_cast<float *>(ws + STAGES * WB); /* FP8: [STAGES][NX] activation group factors */
-  uint64_t *bars = reinterpret_cast<uint64_t *>(ws + STAGES * (WB + SB)); /* full[STAGES], empty[STAGES] */
+  /* epilogue staging: its own bytes (persistent FP8), else the pipeline buffers (one tile per CTA: idle then) */
+  unsigned char *ep = EP ? ws + STAGES * (WB + SB) : xs;
+  uint64_t *bars = reinterpret_cast<uint64_t *>(ws + STAGES * (WB + SB) + EP); /* full[STAGES], empty[STAGES] */
   const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs), ws_s = (uint32_t)__cvta_generic_to_shared(ws);
   const uint32_t fx_s = (uint32_t)__cvta_generic_to_shared(fx);
   const uint32_t full0 = (uint32_t)__cvta_generic_to_shared(bars), empty0 = full0 + 8 * STAGES;
   const int tid = threadIdx.x;
-  /* tile of this CTA: bands of up to 8 activation tiles, the activation tile fastest within a band */
-  const int tn = (p.N + FP4__CG_WG_BN - 1) / FP4__CG_WG_BN, tm = (p.M + NX - 1) / NX, band = 8 * tn;
-  const int b0 = (int)blockIdx.x / band * 8, bh = tm - b0 < 8 ? tm - b0 : 8, ib = (int)blockIdx.x % band;
-  const int m0 = (b0 + ib % bh) * NX, n0 = ib / bh * FP4__CG_WG_BN;
+  /* tiles in bands of up to 8 activation tiles, the activation tile fastest within a band; CTA b takes
+   * tiles b, b + gridDim.x, ... (the host launches one CTA per tile unless EP) */
+  const int tn = (p.N + FP4__CG_WG_BN - 1) / FP4__CG_WG_BN, tm = (p.M + NX - 1) / NX, band = 8 * tn, ntiles = tn * tm;
+  auto tile_of = [&](int t, int &m0, int &n0) {
+    const int b0 = t / band * 8, bh = tm - b0 < 8 ? tm - b0 : 8, ib = t % band;
+    m0 = (b0 + ib % bh) * NX;
+    n0 = ib / bh * FP4__CG_WG_BN;
+  };
   constexpr int SPG = F8 ? FP4__CG_SS_GK / 128 : 1; /* stages per FP8 exponent group */
   static_assert(FP4__CG_SS_GK % 128 == 0 && SPG <= STAGES, "FP4__CG_SS_GK: a multiple of 128, at most a ring");
   const int nk = (int)((p.K + EK * SPG - 1) / (EK * SPG)) * SPG; /* whole groups: the TMA fills past K with 0 */
@@ -1825,16 +1840,21 @@ __global__ void __launch_bounds__(384, 1)
   }
   __syncthreads();
 
-  if (tid < 128) { /* producer warpgroup */
+  if (tid < 128) { /* producer warpgroup: the ring runs on across this CTA's tiles (it: stages so far) */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (tid == 0) {
-      for (int kt = 0; kt < nk; kt++) {
-        const int s = kt % STAGES, i = kt / STAGES;
-        if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
-        fp4__cuda_gemm_bar_expect(full0 + 8 * s, (uint32_t)(XB + WB + SB));
-        fp4__cuda_gemm_tma2d(xs_s + s * XB, &tmx, kt * EK, m0, full0 + 8 * s);
-        fp4__cuda_gemm_tma2d(ws_s + s * WB, &tmw, kt * EK, n0, full0 + 8 * s);
-        if (F8) fp4__cuda_gemm_tma2d(fx_s + s * SB, &tmf, m0, kt / (FP4__CG_SS_GK / 128), full0 + 8 * s);
+      int it = 0;
+      for (int t = (int)blockIdx.x; t < ntiles; t += (int)gridDim.x) {
+        int m0, n0;
+        tile_of(t, m0, n0);
+        for (int kt = 0; kt < nk; kt++, it++) {
+          const int s = it % STAGES, i = it / STAGES;
+          if (i > 0) fp4__cuda_gemm_bar_wait(empty0 + 8 * s, (uint32_t)((i - 1) & 1));
+          fp4__cuda_gemm_bar_expect(full0 + 8 * s, (uint32_t)(XB + WB + SB));
+          fp4__cuda_gemm_tma2d(xs_s + s * XB, &tmx, kt * EK, m0, full0 + 8 * s);
+          fp4__cuda_gemm_tma2d(ws_s + s * WB, &tmw, kt * EK, n0, full0 + 8 * s);
+          if (F8) fp4__cuda_gemm_tma2d(fx_s + s * SB, &tmf, m0, kt / SPG, full0 + 8 * s);
+        }
       }
     }
   } else { /* consumer warpgroups */
@@ -1842,73 +1862,78 @@ __global__ void __launch_bounds__(384, 1)
     const int ct = tid - 128, lane = tid & 31, l = lane & 3, wg = ct >> 7;
     const int row0 = wg * 64 + ((ct >> 5) & 3) * 16 + (lane >> 2); /* weight rows row0, row0 + 8 */
     const uint32_t wsw = ws_s + (uint32_t)wg * 64 * 128;           /* this warpgroup's weight rows */
-    float acc[NX / 2];
+    const int ng = nk / SPG, ngs = (ntiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x * ng;
+    int it = 0, gq = 0; /* stages and FP8 groups so far (this CTA) */
+    for (int t = (int)blockIdx.x; t < ntiles; t += (int)gridDim.x) {
+      int m0, n0;
+      tile_of(t, m0, n0);
+      float acc[NX / 2];
 #pragma unroll
-    for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
-    if (!F8) {
-      /* one stage's group stays in flight while the next is issued; the same accumulators throughout */
-      for (int kt = 0; kt < nk; kt++) {
-        const int s = kt % STAGES;
-        fp4__cuda_gemm_bar_wait(full0 + 8 * s, (uint32_t)((kt / STAGES) & 1));
-        fp4__cuda_gemm_wg_fence();
-        const uint64_t da = fp4__cuda_gemm_wg_desc(wsw + s * WB), db = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
-#pragma unroll
-        for (int q = 0; q < 4; q++) fp4__cuda_gemm_wgmma_ss_bf16<1>(acc, da + 2 * q, db + 2 * q);
-        fp4__cuda_gemm_wg_commit();
-        fp4__cuda_gemm_wg_wait<1>(); /* the previous stage's group has retired: release its buffers */
-        if (kt > 0) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((kt - 1) % STAGES));
-      }
-      fp4__cuda_gemm_wg_wait<0>();
-    } else {
-      const int ng = nk / SPG;
-      float d[NX / 2];
-      const bool r0ok = n0 + row0 < p.N, r1ok = n0 + row0 + 8 < p.N;
-      const float *fw0 = p.fw + (int64_t)(r0ok ? n0 + row0 : 0) * p.G, *fw1 = p.fw + (int64_t)(r1ok ? n0 + row0 + 8 : 0) * p.G;
-      float wn0 = ng > 0 ? __ldg(fw0) : 0.0f, wn1 = ng > 0 ? __ldg(fw1) : 0.0f;
-      for (int kg = 0; kg < ng; kg++) {
-        const int k0 = kg * SPG; /* this group's stages: k0 .. k0 + SPG - 1 */
-        const float w0 = r0ok ? wn0 : 0.0f, w1 = r1ok ? wn1 : 0.0f;
-        if (kg + 1 < ng) wn0 = __ldg(fw0 + kg + 1), wn1 = __ldg(fw1 + kg + 1);
-#pragma unroll
-        for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_wait(full0 + 8 * ((k0 + j) % STAGES), (uint32_t)(((k0 + j) / STAGES) & 1));
-        /* the warpgroups take turns to issue (named barriers 4, 5), so that the tensor cores run one's
-         * wgmmas while the other promotes, instead of interleaving both and idling through both promotions */
-        if (wg == 1 || kg > 0) asm volatile("bar.sync %0, 256;\n" ::"r"(wg ? 4 : 5) : "memory");
-#pragma unroll
-        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
-        fp4__cuda_gemm_wg_fence();
-#pragma unroll
-        for (int j = 0; j < SPG; j++) {
-          const int s = (k0 + j) % STAGES;
+      for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
+      if (!F8) {
+        /* one stage's group stays in flight while the next is issued; the same accumulators throughout */
+        for (int kt = 0; kt < nk; kt++, it++) {
+          const int s = it % STAGES;
+          fp4__cuda_gemm_bar_wait(full0 + 8 * s, (uint32_t)((it / STAGES) & 1));
+          fp4__cuda_gemm_wg_fence();
           const uint64_t da = fp4__cuda_gemm_wg_desc(wsw + s * WB), db = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
-          if (j == 0) fp4__cuda_gemm_wgmma_ss_e4m3<0>(d, da, db);
-          else fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da, db);
 #pragma unroll
-          for (int q = 1; q < 4; q++) fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da + 2 * q, db + 2 * q);
+          for (int q = 0; q < 4; q++) fp4__cuda_gemm_wgmma_ss_bf16<1>(acc, da + 2 * q, db + 2 * q);
+          fp4__cuda_gemm_wg_commit();
+          fp4__cuda_gemm_wg_wait<1>(); /* the previous stage's group has retired: release its buffers */
+          if (kt > 0) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it - 1) % STAGES));
         }
-        fp4__cuda_gemm_wg_commit();
-        if (wg == 0 || kg + 1 < ng) asm volatile("bar.arrive %0, 256;\n" ::"r"(wg ? 5 : 4) : "memory");
         fp4__cuda_gemm_wg_wait<0>();
+        if (nk > 0) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it - 1) % STAGES));
+      } else {
+        float d[NX / 2];
+        const bool r0ok = n0 + row0 < p.N, r1ok = n0 + row0 + 8 < p.N;
+        const float *fw0 = p.fw + (int64_t)(r0ok ? n0 + row0 : 0) * p.G, *fw1 = p.fw + (int64_t)(r1ok ? n0 + row0 + 8 : 0) * p.G;
+        float wn0 = ng > 0 ? __ldg(fw0) : 0.0f, wn1 = ng > 0 ? __ldg(fw1) : 0.0f;
+        for (int kg = 0; kg < ng; kg++, gq++, it += SPG) {
+          const float w0 = r0ok ? wn0 : 0.0f, w1 = r1ok ? wn1 : 0.0f;
+          if (kg + 1 < ng) wn0 = __ldg(fw0 + kg + 1), wn1 = __ldg(fw1 + kg + 1);
 #pragma unroll
-        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
-        float f[NX / 4]; /* factors of this thread's activation rows 8j + 2l, 8j + 2l + 1 */
+          for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_wait(full0 + 8 * ((it + j) % STAGES), (uint32_t)(((it + j) / STAGES) & 1));
+          /* the warpgroups take turns to issue (named barriers 4, 5), so that the tensor cores run one's
+           * wgmmas while the other promotes, instead of interleaving both and idling through both promotions */
+          if (wg == 1 || gq > 0) asm volatile("bar.sync %0, 256;\n" ::"r"(wg ? 4 : 5) : "memory");
 #pragma unroll
-        for (int j = 0; j < NX / 8; j++) {
-          const float2 v = *reinterpret_cast<const float2 *>(fx + (k0 % STAGES) * NX + 8 * j + 2 * l);
-          f[2 * j] = v.x, f[2 * j + 1] = v.y;
+          for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
+          fp4__cuda_gemm_wg_fence();
+#pragma unroll
+          for (int j = 0; j < SPG; j++) {
+            const int s = (it + j) % STAGES;
+            const uint64_t da = fp4__cuda_gemm_wg_desc(wsw + s * WB), db = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+            if (j == 0) fp4__cuda_gemm_wgmma_ss_e4m3<0>(d, da, db);
+            else fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da, db);
+#pragma unroll
+            for (int q = 1; q < 4; q++) fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da + 2 * q, db + 2 * q);
+          }
+          fp4__cuda_gemm_wg_commit();
+          if (wg == 0 || gq + 1 < ngs) asm volatile("bar.arrive %0, 256;\n" ::"r"(wg ? 5 : 4) : "memory");
+          fp4__cuda_gemm_wg_wait<0>();
+#pragma unroll
+          for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
+          float f[NX / 4]; /* factors of this thread's activation rows 8j + 2l, 8j + 2l + 1 */
+#pragma unroll
+          for (int j = 0; j < NX / 8; j++) {
+            const float2 v = *reinterpret_cast<const float2 *>(fx + (it % STAGES) * NX + 8 * j + 2 * l);
+            f[2 * j] = v.x, f[2 * j + 1] = v.y;
+          }
+#pragma unroll
+          for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it + j) % STAGES)); /* readers done */
+#pragma unroll
+          for (int i = 0; i < NX / 2; i++) acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
         }
-#pragma unroll
-        for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((k0 + j) % STAGES)); /* readers done */
-#pragma unroll
-        for (int i = 0; i < NX / 2; i++) acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
       }
-    }
 #pragma unroll
-    for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
-    fp4__cuda_gemm_wg_epilogue<NX>(acc, xs, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
+      for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
+      fp4__cuda_gemm_wg_epilogue<NX>(acc, ep, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
+    }
   }
 #else
-  (void)tmx; (void)tmw; (void)tmf; (void)p; (void)STAGES; (void)XB; (void)WB; (void)SB; (void)EK;
+  (void)tmx; (void)tmw; (void)tmf; (void)p; (void)STAGES; (void)XB; (void)WB; (void)SB; (void)EK; (void)EP;
   __trap(); /* sm_90a only; never launched elsewhere */
 #endif
 }
@@ -2297,8 +2322,10 @@ static inline fp4_status fp4__cuda_gemm_ss_go(const fp4_tensor *A, const fp4_ten
   p.ldc = ldc;
   p.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale;
   p.beta = beta;
-  const size_t smem = 1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 128 + FP4__CG_SS_SB(F8)) + 16 * ST;
-  const int tiles = fp4__cuda_gemm_cdiv(M, NX) * fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN);
+  const size_t smem =
+      1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 128 + FP4__CG_SS_SB(F8)) + FP4__CG_SS_EP(F8) + 16 * ST;
+  int tiles = fp4__cuda_gemm_cdiv(M, NX) * fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN);
+  if (FP4__CG_SS_EP(F8) > 0 && tiles > fp4__cuda_gemm_sms()) tiles = fp4__cuda_gemm_sms(); /* persistent */
   auto kernel = fp4__cuda_gemm_ss_kernel<F8>;
   if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
     return FP4_ERR_DEVICE;

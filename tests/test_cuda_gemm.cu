@@ -594,7 +594,10 @@ static void sanitize_set(void) {
       w4a4_case(f, r, 129, 131, 1056, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_WG128, 1, WS_FULL);
     }
     fast_case(f, 100, 130, 512 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f);
-    if (fp4__cuda_gemm_has_wgmma()) ss_case(f, 130, 260, 512 + 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_SS);
+    if (fp4__cuda_gemm_has_wgmma()) {
+      ss_case(f, 130, 260, 512 + 2 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, FP4_CUDA_GEMM_TILE_SS);
+      if (!fi) ss_case(f, 1280, 1700, 256, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_SS); /* CTAs loop over tiles */
+    }
     const fp4_dtype acts[3] = {FP4_BF16, FP4_F16, FP4_F32};
     for (int ai = 0; ai < 3; ai++)
       for (int tile = 0; tile < FP4_CUDA_GEMM_TILE_COUNT; tile++)
@@ -689,6 +692,7 @@ int main(int argc, char **argv) {
       else
         ss_case(f, 512, 136, 512, FP4_LAYOUT_LINEAR, 2.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
       ss_case(f, 260, 130, 8192 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, SS);        /* long K */
+      ss_case(f, 1280, 1800, 256 + kq, FP4_LAYOUT_LINEAR, 1.0f, 0.5f, SS); /* MXFP4: more tiles than SMs */
     }
   }
   /* W4A16 */
@@ -733,6 +737,6 @@ int main(int argc, char **argv) {
   if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases > 50);
   printf("hopper _fast with both operands prepared: %ld cases, max error vs float64 MXFP4 %.3g, NVFP4 %.3g\n", g_ss_cases,
          g_ss_err[0], g_ss_err[1]);
-  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_ss_cases >= 14);
+  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_ss_cases >= 16);
   return h_finish();
 }
