@@ -1888,13 +1888,15 @@ __global__ void __launch_bounds__(384, 1)
       } else {
         float d[NX / 2];
         const bool r0ok = n0 + row0 < p.N, r1ok = n0 + row0 + 8 < p.N;
-        const float *fw0 = p.fw + (int64_t)(r0ok ? n0 + row0 : 0) * p.G, *fw1 = p.fw + (int64_t)(r1ok ? n0 + row0 + 8 : 0) * p.G;
+        const float *fw0 = p.fw + (int64_t)(r0ok ? n0 + row0 : 0) * p.G;
+        const float *fw1 = p.fw + (int64_t)(r1ok ? n0 + row0 + 8 : 0) * p.G;
         float wn0 = ng > 0 ? __ldg(fw0) : 0.0f, wn1 = ng > 0 ? __ldg(fw1) : 0.0f;
         for (int kg = 0; kg < ng; kg++, gq++, it += SPG) {
           const float w0 = r0ok ? wn0 : 0.0f, w1 = r1ok ? wn1 : 0.0f;
           if (kg + 1 < ng) wn0 = __ldg(fw0 + kg + 1), wn1 = __ldg(fw1 + kg + 1);
 #pragma unroll
-          for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_wait(full0 + 8 * ((it + j) % STAGES), (uint32_t)(((it + j) / STAGES) & 1));
+          for (int j = 0; j < SPG; j++)
+            fp4__cuda_gemm_bar_wait(full0 + 8 * ((it + j) % STAGES), (uint32_t)(((it + j) / STAGES) & 1));
           /* the warpgroups take turns to issue (named barriers 4, 5), so that the tensor cores run one's
            * wgmmas while the other promotes, instead of interleaving both and idling through both promotions */
           if (wg == 1 || gq > 0) asm volatile("bar.sync %0, 256;\n" ::"r"(wg ? 4 : 5) : "memory");
@@ -1924,7 +1926,8 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
           for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it + j) % STAGES)); /* readers done */
 #pragma unroll
-          for (int i = 0; i < NX / 2; i++) acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
+          for (int i = 0; i < NX / 2; i++)
+            acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
         }
       }
 #pragma unroll
@@ -2082,7 +2085,8 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #endif
   if (M > 0 && N > 0 && K > 0 && M <= (int64_t)(SIZE_MAX / 4) / K && (size_t)(M * K * 2) > w) w = (size_t)(M * K * 2);
   /* Hopper W4A4 _fast at large M: both operands prepared (fp4__cuda_gemm_ss_layout; bf16 is the larger) */
-  if (M >= FP4__CG_SS_M && N > 0 && K > 0 && M <= 0x7FFFFFFF && N <= 0x7FFFFFFF && K <= (int64_t)(SIZE_MAX / 8) / (M + N)) {
+  if (M >= FP4__CG_SS_M && N > 0 && K > 0 && M <= 0x7FFFFFFF && N <= 0x7FFFFFFF &&
+      K <= (int64_t)(SIZE_MAX / 8) / (M + N)) {
     const size_t s = fp4__cuda_gemm_ss_layout(0, M, N, K).total;
     if (s > w) w = s;
   }
@@ -2285,6 +2289,8 @@ static inline fp4_status fp4__cuda_gemm_ss_go(const fp4_tensor *A, const fp4_ten
   const CUtensorMapDataType ty = F8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
   CUtensorMap mx, mw, mf;
   *done = 0;
+  if ((int64_t)fp4__cuda_gemm_cdiv(M, NX) * fp4__cuda_gemm_cdiv(N, FP4__CG_WG_BN) > 0x7FFFFFFF)
+    return FP4_OK; /* tile ids are int: the other path */
   if (!enc || !fp4__cuda_gemm_tmap(enc, &mx, ty, w + L.a, (uint64_t)K, (uint64_t)M, (uint64_t)K * (F8 ? 1 : 2), EK, NX,
                                    CU_TENSOR_MAP_SWIZZLE_128B) ||
       !fp4__cuda_gemm_tmap(enc, &mw, ty, w + L.b, (uint64_t)K, (uint64_t)N, (uint64_t)K * (F8 ? 1 : 2), EK,
