@@ -169,6 +169,14 @@ static __host__ __device__ __forceinline__ uint32_t fp4__cuda_gemm_e2m1x4_s8(uin
   return fp4__cuda_gemm_prmt(pos, neg, 0x3210u | ((x & 0x8888u) >> 1));
 }
 
+/* 4 E2M1 codes (code i in bits 4i..4i+3) -> 4 sign-magnitude bytes: byte i = T[code i & 7] (T: the 8
+ * bytes of t0, t1), with bit 7 set for a negative code. One table permute, then a second picks each
+ * byte from the positive or the negative candidates by the code's sign bit. */
+static __host__ __device__ __forceinline__ uint32_t fp4__cuda_gemm_e2m1x4_sm8(uint32_t x, uint32_t t0, uint32_t t1) {
+  const uint32_t pos = fp4__cuda_gemm_prmt(t0, t1, x & 0x7777u);
+  return fp4__cuda_gemm_prmt(pos, pos | 0x80808080u, 0x3210u | ((x & 0x8888u) >> 1));
+}
+
 /* 4 E2M1 codes -> 2 registers of two 16-bit floats (bf16 when BF, else f16), exact, by table permutes
  * of the low and high bytes of the 16-bit patterns (the sign only touches the high byte). */
 template <int BF>
@@ -176,11 +184,8 @@ static __host__ __device__ __forceinline__ void fp4__cuda_gemm_e2m1x4_h16(uint32
   /* bf16: 0 3F00 3F80 3FC0 4000 4040 4080 40C0; f16: 0 3800 3C00 3E00 4000 4200 4400 4600 */
   const uint32_t LO0 = BF ? 0xC0800000u : 0u, LO1 = BF ? 0xC0804000u : 0u;
   const uint32_t HI0 = BF ? 0x3F3F3F00u : 0x3E3C3800u, HI1 = BF ? 0x40404040u : 0x46444240u;
-  uint32_t sel = x & 0x7777u;
-  uint32_t lo = fp4__cuda_gemm_prmt(LO0, LO1, sel);
-  uint32_t hp = fp4__cuda_gemm_prmt(HI0, HI1, sel);
-  uint32_t hn = hp | 0x80808080u;
-  uint32_t hi = fp4__cuda_gemm_prmt(hp, hn, 0x3210u | ((x & 0x8888u) >> 1));
+  uint32_t lo = fp4__cuda_gemm_prmt(LO0, LO1, x & 0x7777u);
+  uint32_t hi = fp4__cuda_gemm_e2m1x4_sm8(x, HI0, HI1);
   o0 = fp4__cuda_gemm_prmt(lo, hi, 0x5140u);
   o1 = fp4__cuda_gemm_prmt(lo, hi, 0x7362u);
 }
@@ -1673,14 +1678,18 @@ static inline int fp4__cuda_gemm_ss_pick(fp4_format f, int64_t M, int64_t K) {
 }
 
 /* Workspace of the path: the operands' copies (M x K and N x K elements, 2 bytes (bf16) or 1 (FP8)),
- * then for FP8 the activation factors (G x Mp floats, Mp = M rounded up to 4: a 16-byte TMA pitch) and
- * the weight factors (N x G); every part 256-byte aligned. */
+ * then for FP8 the activation factors (G x Mp floats, G groups along K, Mp = M rounded up to 4: a
+ * 16-byte TMA pitch) and the weight factors (N x G); every part 256-byte aligned. */
 struct fp4__cuda_gemm_ss_ws {
   size_t a, b, fx, fw, total;
+  int64_t G, Mp;
 };
 static inline fp4__cuda_gemm_ss_ws fp4__cuda_gemm_ss_layout(int f8, int64_t M, int64_t N, int64_t K) {
   fp4__cuda_gemm_ss_ws w;
-  const size_t es = f8 ? 1 : 2, G = (size_t)((K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK), Mp = (size_t)((M + 3) / 4 * 4);
+  const size_t es = f8 ? 1 : 2;
+  w.G = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK;
+  w.Mp = (M + 3) / 4 * 4;
+  const size_t G = (size_t)w.G, Mp = (size_t)w.Mp;
   w.a = 0;
   w.b = ((size_t)M * K * es + 255) / 256 * 256;
   w.fx = (w.b + (size_t)N * K * es + 255) / 256 * 256;
@@ -1754,7 +1763,7 @@ static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_ss_e4m3(float *d, ui
  * (see above), and the group factors at fs[r * rs + g * gs]. One thread per row and 32-block (the row's
  * blocks padded to whole groups, so that a group is GK/32 adjacent lanes: its largest code by shuffles);
  * the block's 8 magnitudes as E4M3 (rounded once by cvt.rn) in two registers, and the codes decoded by
- * byte permutes, 4 per 16-bit chunk, the sign bit copied. */
+ * fp4__cuda_gemm_e2m1x4_sm8 (E4M3 is sign-magnitude), 4 per 16-bit chunk. */
 FP4__CUDA_LAZY
 static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(const uint8_t *__restrict__ d,
                                                                            const uint8_t *__restrict__ s, fp4_layout lay,
@@ -1785,11 +1794,7 @@ static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(con
     const uint32_t w[4] = {v0.x, v0.y, v1.x, v1.y};
     uint32_t o[8];
 #pragma unroll
-    for (int q = 0; q < 8; q++) {
-      const uint32_t x = (w[q >> 1] >> (16 * (q & 1))) & 0xFFFFu;
-      const uint32_t pos = fp4__cuda_gemm_prmt(L0, L1, x & 0x7777u);
-      o[q] = fp4__cuda_gemm_prmt(pos, pos | 0x80808080u, 0x3210u | ((x & 0x8888u) >> 1));
-    }
+    for (int q = 0; q < 8; q++) o[q] = fp4__cuda_gemm_e2m1x4_sm8((w[q >> 1] >> (16 * (q & 1))) & 0xFFFFu, L0, L1);
     uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + b * 32);
     dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
     dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
@@ -2283,8 +2288,9 @@ static inline fp4_status fp4__cuda_gemm_ss_go(const fp4_tensor *A, const fp4_ten
                                               void *C, fp4_dtype ct, int64_t ldc, void *ws, cudaStream_t s, int *done) {
   constexpr int NX = FP4__CG_SS_NX(F8), ST = FP4__CG_SS_STAGES(F8), EK = F8 ? 128 : 64;
   const fp4__cg_encode_fn enc = fp4__cuda_gemm_encoder();
-  const int64_t M = A->rows, N = B->rows, K = A->cols, G = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK, Mp = (M + 3) / 4 * 4;
+  const int64_t M = A->rows, N = B->rows, K = A->cols;
   const fp4__cuda_gemm_ss_ws L = fp4__cuda_gemm_ss_layout(F8, M, N, K);
+  const int64_t G = L.G, Mp = L.Mp;
   unsigned char *w = (unsigned char *)ws;
   const CUtensorMapDataType ty = F8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
   CUtensorMap mx, mw, mf;
