@@ -330,6 +330,23 @@ static void validation(void) {
   qt_free(Bn);
 }
 
+/* float64 of alpha * A.B^T + beta * C0 on the dequantized operands (f32 C0, pitch ldc): M x N, pitch N. */
+static std::vector<double> w4a4_ref64(const qt &A, const qt &B, float alpha, float beta, const std::vector<uint8_t> &c0,
+                                      int64_t ldc) {
+  const int64_t M = A.h.rows, N = B.h.rows, K = A.h.cols;
+  std::vector<float> ad((size_t)(M * K)), bd((size_t)(N * K));
+  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&A.h, ad.data(), K));
+  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+  std::vector<double> r((size_t)(M * N));
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = 0; n < N; n++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += (double)ad[(size_t)(m * K + k)] * bd[(size_t)(n * K + k)];
+      r[(size_t)(m * N + n)] = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, m * ldc + n);
+    }
+  return r;
+}
+
 /* The _fast names. Without a workspace on Hopper (and on devices without native FP4 MMA or wgmma) they
  * run the exact kernel (same bits). With fp4_cuda_gemm_workspace_size bytes on Hopper: A dequantized to
  * bf16 + the wgmma kernel, checked against float64 of the dequantized operands (<= 1e-5, f32 output; the
@@ -374,15 +391,11 @@ static void fast_case(fp4_format f, int M, int N, int K, fp4_layout lay, float a
     for (size_t i = 0; i < x.size(); i++) num += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), den += (double)x[i] * x[i];
     CHECK_LE(sqrt(num / den), 5e-4);
   } else {
-    std::vector<float> ad((size_t)M * K), bd((size_t)N * K);
-    CHECK_EQ(FP4_OK, fp4_dequantize_f32(&A.h, ad.data(), K));
-    CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+    const std::vector<double> ref = w4a4_ref64(A, B, alpha, beta, c0, ldc);
     double num = 0, den = 0, nx = 0;
     for (int m = 0; m < M; m++)
       for (int n = 0; n < N; n++) {
-        double s = 0;
-        for (int k = 0; k < K; k++) s += (double)ad[(size_t)m * K + k] * bd[(size_t)n * K + k];
-        s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+        const double s = ref[(size_t)m * N + n];
         const double e = (double)y[(size_t)m * ldc + n] - s, ex = (double)x[(size_t)m * ldc + n] - s;
         num += e * e, den += s * s, nx += ex * ex;
       }
@@ -521,16 +534,12 @@ static void ss_case(fp4_format f, int M, int N, int K, fp4_layout lay, float alp
     CU(cudaMemcpy(rep ? y2.data() : y.data(), d, y.size() * 4, cudaMemcpyDeviceToHost));
   }
   CHECK(memcmp(y.data(), y2.data(), y.size() * 4) == 0);
-  std::vector<float> ad((size_t)M * K), bd((size_t)N * K);
-  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&A.h, ad.data(), K));
-  CHECK_EQ(FP4_OK, fp4_dequantize_f32(&B.h, bd.data(), K));
+  const std::vector<double> ref = w4a4_ref64(A, B, alpha, beta, c0, ldc);
   double num = 0, den = 0;
   size_t badnan = 0;
   for (int m = 0; m < M; m++)
     for (int n = 0; n < N; n++) {
-      double s = 0;
-      for (int k = 0; k < K; k++) s += (double)ad[(size_t)m * K + k] * bd[(size_t)n * K + k];
-      s = (double)alpha * s + (double)beta * fp4__load(c0.data(), FP4_F32, (int64_t)m * ldc + n);
+      const double s = ref[(size_t)m * N + n];
       const double v = y[(size_t)m * ldc + n];
       if (s != s || v != v) {
         badnan += (s != s) != (v != v);
