@@ -11,7 +11,7 @@
  *     ==== cuda gemm: helpers ====      status mapping, inline PTX (mma, cp.async), E2M1 decoders
  *     ==== cuda gemm: w4a4 exact ====   reproducible W4A4 (fp4.h's bits) on integer tensor cores
  *     ==== cuda gemm: w4a16 ====        weight-only GEMM on bf16/f16 tensor cores, any M
- *     ==== cuda gemm: hopper exact w4a4 ====  exact MXFP4 W4A4 on the int8 wgmma (sm_90a, workspace)
+ *     ==== cuda gemm: hopper exact w4a4 ====  exact MXFP4 W4A4 on the FP8 wgmma (sm_90a, workspace)
  *     ==== cuda gemm: blackwell ====    native block-scaled FP4 MMA (sm_120a mma.sync, sm_100a tcgen05)
  *     ==== cuda gemm: host API ====     validation, tile choice, launches, the stamped-out names
  *
@@ -44,7 +44,7 @@
  * SASS checked (.ci/steps/cuda_sass.sh) but never executed: no Blackwell GPU was available. On Hopper
  * (sm_90a build), given fp4_cuda_gemm_workspace_size bytes, the _fast names dequantize A into the
  * workspace as bf16 (exact) and run the wgmma W4A16 kernel; elsewhere, or without the workspace, they
- * run the exact kernel. The exact names, on Hopper with that workspace, run MXFP4 on the int8 wgmma
+ * run the exact kernel. The exact names, on Hopper with that workspace, run MXFP4 on the FP8 wgmma
  * kernel (the same bits; see its banner).
  */
 #ifndef FP4_CUDA_GEMM_INL
@@ -189,6 +189,10 @@ static __host__ __device__ __forceinline__ void fp4__cuda_gemm_e2m1x4_h16(uint32
   o0 = fp4__cuda_gemm_prmt(lo, hi, 0x5140u);
   o1 = fp4__cuda_gemm_prmt(lo, hi, 0x7362u);
 }
+
+/* The E2M1 magnitudes 0 .5 1 1.5 | 2 3 4 6 as E4M3 bytes: fp4__cuda_gemm_e2m1x4_sm8's table for E4M3. */
+#define FP4__CG_E4M3_LO 0x3C383000u
+#define FP4__CG_E4M3_HI 0x4C484440u
 
 /* 2^e as a float for an E8M0 code shifted by `off` (exact down to 2^-149); NaN for code 0xFF. */
 static __host__ __device__ __forceinline__ float fp4__cuda_gemm_e8m0_f(uint8_t code, int off) {
@@ -1102,32 +1106,39 @@ static __device__ __forceinline__ void fp4__cuda_gemm_tma2d(uint32_t dst, const 
 }
 
 /* Epilogue of the warp-specialized wgmma kernels, through shared memory (the pipeline buffers from xs on,
- * idle once both consumer warpgroups are here): consumer thread ct (0..255) holds v[i] = the sum of weight
- * row row0 + 8*((i>>1)&1) and activation row 8*(i>>2) + 2l + (i&1) of its warpgroup's 64 x NX tile;
- * warpgroup c writes it as ep[m][n] (pitch 68 floats: the fragment writes hit 32 banks), then stores C
- * rows of 64 consecutive n with 16-byte reads (alpha, beta, output type as fp4_gemm_epilogue). */
-template <int NX>
+ * idle once both consumer warpgroups are here, or a region of the kernel's own): consumer thread ct
+ * (0..255) holds v[i] = the sum of weight row row0 + 8*((i>>1)&1) and activation row 8*(i>>2) + 2l + (i&1)
+ * of its warpgroup's 64 x NX tile; warpgroup c writes it as ep[m][n] (pitch 68 floats: the fragment writes
+ * hit 32 banks), then stores C rows of 64 consecutive n with 16-byte reads (alpha, beta, output type as
+ * fp4_gemm_epilogue). PASSES = 2: NX/2 activation rows at a time, in half the shared memory. */
+template <int NX, int PASSES = 1>
 static __device__ __forceinline__ void fp4__cuda_gemm_wg_epilogue(const float *v, unsigned char *xs, int ct, int n0,
                                                                   int m0, int M, int N, void *C, fp4_dtype ctp,
                                                                   int64_t ldc, float alpha, float beta) {
+  constexpr int H = NX / PASSES; /* activation rows per pass */
   const int l = ct & 3, r = ((ct >> 5) & 3) * 16 + ((ct & 31) >> 2); /* row0 within the warpgroup */
   asm volatile("bar.sync 1, 256;\n" ::: "memory");
-  float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (NX * 68);
-#pragma unroll
-  for (int i = 0; i < NX / 2; i++) ep[(8 * (i >> 2) + 2 * l + (i & 1)) * 68 + r + 8 * ((i >> 1) & 1)] = v[i];
-  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
+  float *ep = reinterpret_cast<float *>(xs) + (ct >> 7) * (H * 68);
   const int nb = n0 + (ct >> 7) * 64;
-  for (int idx = ct & 127; idx < NX * 16; idx += 128) {
-    const int m = m0 + (idx >> 4), n = nb + (idx & 15) * 4;
-    if (m >= M) break;
-    const float4 q = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
-    const float vv[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-    for (int j = 0; j < 4; j++)
-      if (n + j < N) {
-        const int64_t e = (int64_t)m * ldc + n + j;
-        fp4__store(C, ctp, e, fp4_gemm_epilogue(alpha, vv[j], beta, beta != 0.0f ? fp4__load(C, ctp, e) : 0.0f));
-      }
+  for (int h = 0; h < PASSES; h++) {
+    if (h > 0) asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory"); /* the last pass is read */
+#pragma unroll
+    for (int i = h * (NX / 2 / PASSES); i < (h + 1) * (NX / 2 / PASSES); i++)
+      ep[(8 * (i >> 2) + 2 * l + (i & 1) - h * H) * 68 + r + 8 * ((i >> 1) & 1)] = v[i];
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + (ct >> 7)) : "memory");
+    for (int idx = ct & 127; idx < H * 16; idx += 128) {
+      const int m = m0 + h * H + (idx >> 4), n = nb + (idx & 15) * 4;
+      if (m >= M) break;
+      const float4 q = *reinterpret_cast<const float4 *>(ep + (idx >> 4) * 68 + (idx & 15) * 4);
+      const float vv[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+        if (n + j < N) {
+          const int64_t e = (int64_t)m * ldc + n + j;
+          fp4__store(C, ctp, e, fp4_gemm_epilogue(alpha, vv[j], beta, beta != 0.0f ? fp4__load(C, ctp, e) : 0.0f));
+        }
+    }
   }
 }
 
@@ -1311,88 +1322,121 @@ __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const 
 
 /* ==== cuda gemm: hopper exact w4a4 ====
  *
- * sm_90a exact MXFP4 W4A4 (fp4.h's bits) on the int8 wgmma: C[M,N] = epilogue(sum over 32-blocks, in K
- * order, of RN(acc + t_b)), t_b = the correctly rounded T_b * 2^(ea+eb-256), T_b the exact integer dot of
- * a block (spec §5, fp4__gemm_w4a4_cols). Roles as in the W4A16 TMA kernel: the weights B (N x K) are the
- * wgmma A operand from registers (64 rows per consumer warpgroup, 128 per CTA), the activations A the
- * B operand from shared memory, K-major with the 128-byte swizzle, as int8 (2 * E2M1 in [-12, 12]):
- *  - prepass (fp4__cuda_gemm_s8_prep_kernel): A's codes -> int8 in the caller's workspace (M*K bytes),
+ * sm_90a exact MXFP4 W4A4 (fp4.h's bits) on the FP8 wgmma, one MMA per 32-block: C[M,N] = epilogue(sum
+ * over 32-blocks, in K order, of RN(acc + t_b)), t_b = the correctly rounded T_b * 2^(ea+eb-256), T_b the
+ * exact integer dot of a block (spec §5, fp4__gemm_w4a4_cols). Roles as in the W4A16 TMA kernel: the
+ * weights B (N x K) are the wgmma A operand from registers (64 rows per consumer warpgroup, 128 per CTA),
+ * the activations A the B operand from shared memory, K-major with the 128-byte swizzle, as E4M3 (every
+ * E2M1 value is one):
+ *  - prepass (fp4__cuda_gemm_f8_prep_kernel): A's codes -> E4M3 in the caller's workspace (M*K bytes),
  *    each 32-block permuted so that the packed 32-bit word l of a weight block (codes 8l..8l+7) is what
- *    wgmma wants from lane l (k = 4l..4l+3 and 16+4l..16+4l+3): word l of the block's int8 row holds
+ *    wgmma wants from lane l (k = 4l..4l+3 and 16+4l..16+4l+3): word l of the block's E4M3 row holds
  *    codes 8l..8l+3, word 4+l codes 8l+4..8l+7 (A and B permuted alike; the block sum is exact);
- *  - CTA: 384 threads. Warpgroup 0: thread 0 issues the TMA copies of a stage (128 K: NX x 128 int8
+ *  - CTA: 384 threads. Warpgroup 0: thread 0 issues the TMA copies of a stage (128 K: NX x 128 E4M3
  *    activations with the 128-byte swizzle, 128 x 64 packed weight bytes with the 64-byte swizzle, which
  *    makes the consumers' 32-bit weight reads conflict-free); warp 1 turns the stage's activation scale
  *    codes into fp32 factors 2^(ea-127) in shared memory (laid out per consumer lane, read as float4) and
  *    the min / max code of each block (255 left out); both arrive on the stage's full mbarrier.
  *    Warpgroups 1, 2: consumers (setmaxnreg 232), 64 weight rows x NX activation rows each.
- *  - per 32-block: two wgmma m64n(NX/2)k32 s32 (one per half of the NX columns, scale-d = 0: D = T) into
- *    two accumulator sets, a wait, then the promotion of both (promotion and tensor work overlap across
- *    the two consumer warpgroups, not within one: see the main loop):
- *    x = bits(T + 1.5*2^23) (= 1.5*2^23 + T as a float), t1 = fma(x, f, -1.5*2^23 f) = T * 2^(eb-129)
- *    exactly (f of the weight row, eb <= 231), then per warp and block (codes reduced with redux.sync):
- *      FAST: acc = fma(t1, 2^(ea-127), acc), when every product t1 * 2^(ea-127) is exact: an integer times
- *            2^n with 107 <= ea + eb <= 371 (n = ea+eb-256 in [-149, 115]: a multiple of 2^-149 below
- *            4608 * 2^115 < FLT_MAX); one rounding, as RN(acc + t_b) with t_b exact; 255 codes give NaN
- *            either way and are left out of the test;
- *      MID:  acc = acc + RN(t1 * 2^(ea-127)) (fp4__cuda_gemm_promote: t_b rounded once, then the add);
- *      SLOW: a weight code of the warp in [232, 254] (f * -1.5*2^23 would overflow): such rows take
- *            f = 2^(eb-161) and the column factor 2^(ea-95), capped at 2^127 (ea >= 223: the term
- *            overflows to +-Inf either way, and T = 0 stays 0), other rows as MID.
- *    Cost per accumulator element and block: 3 instructions (IADD + 2 FFMA) against 128 x NX x 32 / 4096
- *    tensor cycles per CTA and block: issue-bound at about a third of the int8 tensor rate (the FAST
- *    path's SASS: 192 of about 235 instructions per block and thread are the promotion). Measured on an
- *    H100: 194-211 TFLOP/s at M >= 2048 (the mma.sync kernel: 67-74), well under that bound.
+ *  - per 32-block: one wgmma m64nNXk32 f32.e4m3 from a zero accumulator into one of two accumulator sets,
+ *    so that block j's wgmma runs while the warpgroup promotes block j-1 (and the other warpgroup's work
+ *    interleaves too). The wgmma's sum is exact: E2M1 products are multiples of 2^-2 below 2^6, and the
+ *    weights of a row carry one power of two per block (measured: the tests compare bits with fp4.h).
+ *    Promotion per warp and block, by its 16 weight rows' codes e (redux.sync; X the largest):
+ *      FOLD: every e within FP4__CG_F8_SPREAD of X and every term exact (107 <= ea + e <= 371: an integer
+ *            times 2^n, n = ea+e-256 in [-149, 115], a multiple of 2^-149 below 4608 * 2^115 < FLT_MAX):
+ *            the weights enter the wgmma as q * 2^(e-X) (exact in E4M3 down to 0.5 * 2^-8, its smallest
+ *            subnormal), so the wgmma gives P = T/4 * 2^(e-X), and acc = fma(P, 2^(ea-127) * 2^(X-127),
+ *            acc): t_b exact, one rounding, one FFMA per element (plus one FMUL per column);
+ *      FAST: the terms exact but the codes spread wider: acc = fma(P * 2^(e-127), 2^(ea-127), acc);
+ *      MID:  acc = acc + RN(P * 2^(e-127) * 2^(ea-127)) (t_b rounded once, then the add);
+ *      SLOW: a weight code of the warp in [232, 254]: such rows take 2^(e-159) and the column factor
+ *            2^(ea-95), capped at 2^127 (ea >= 223: the term overflows to +-Inf either way, and T = 0
+ *            stays 0), other rows as MID.
+ *    255 codes give NaN (FAST, MID, SLOW: the weight factor; every mode: the activation factor).
+ *    The stage's last block is promoted after its wgmma without overlap within the warpgroup (see the
+ *    main loop). Real weights fold: the 16-row groups of all-MiniLM-L6-v2's MXFP4 weights spread their
+ *    codes by at most 6 (bench/RESULTS.md).
  *  - deterministic: fixed order, no split-K. Epilogue through shared memory as the W4A16 TMA kernel.
+ *  - speed (H100, bench/RESULTS.md): 0.28-0.33x cuBLAS BF16, like the int8 kernel it replaced: issue-bound
+ *    (ncu: issue slots 50% busy, tensor pipe 11%), about 300 instructions per warp and block (two FP32
+ *    operations per element in FAST, one in FOLD, plus the plan, the decode and the smem reads) against
+ *    64 tensor cycles per warp and block; two consumer warps per scheduler hide little of the latency.
  * Compiled for sm_90a only (trapping stub elsewhere; the host launches it on sm_90 devices only). */
-#define FP4__CG_S8_STAGES(NX) ((NX) == 128 ? 6 : 8)
-/* Whether the Hopper _fast names run this kernel for MXFP4 (1) or the bf16 dequantize + wgmma W4A16
- * path (0). 0: bench_cuda_gemm w4a4 (H100) measured the bf16 path faster at every shape, e.g. 504 vs 206
- * TFLOP/s at 8192^3, 187 vs 145 at M = 128, N x K = 8192 x 28672. */
-#ifndef FP4__CG_S8WG_FAST
-#define FP4__CG_S8WG_FAST 0
+#define FP4__CG_F8_STAGES(NX) ((NX) == 128 ? 6 : 8)
+/* FOLD's largest code spread: 8 keeps 0.5 * 2^(e-X) at or above E4M3's smallest subnormal, 2^-9 */
+#ifndef FP4__CG_F8_SPREAD
+#define FP4__CG_F8_SPREAD 8
 #endif
-#define FP4__CG_S8_FAST 0 /* 0: mode codes of the per-warp promotion choice */
-#define FP4__CG_S8_MID 1
-#define FP4__CG_S8_SLOW 2
+/* Whether the Hopper _fast names run this kernel for MXFP4 (1) or their own paths (0, see there). */
+#ifndef FP4__CG_F8WG_FAST
+#define FP4__CG_F8WG_FAST 0
+#endif
+#define FP4__CG_F8_FOLD 0 /* mode codes of the per-warp promotion choice */
+#define FP4__CG_F8_FAST 1
+#define FP4__CG_F8_MID 2
+#define FP4__CG_F8_SLOW 3
 
-/* Per-stage activation-scale data of the s8 wgmma kernel: fb[block][half][lane%4][2*(r/8) + r%2] is the
+/* Per-stage activation-scale data of the FP8 wgmma kernel: fb[block][half][lane%4][2*(r/8) + r%2] is the
  * factor of activation row half*NX/2 + r (r%8/2 = lane%4), padded so the lanes' float4 reads hit
  * distinct banks; amin/amax: the block's extreme codes over the tile's rows (255 and tails left out). */
 template <int NX>
-struct __align__(16) fp4__cuda_gemm_s8_aux {
+struct __align__(16) fp4__cuda_gemm_f8_aux {
   float fb[4][2][4][NX / 8 + 4];
   int amin[4], amax[4];
 };
 
-/* d[64 x N] = A(64x32 s8, registers: rows g/g+8, k 4l.. / 16+4l..) . B(desc: N x 32 s8, K-major), D = A.B. */
-template <int N>
-static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_s8(int *d, const uint32_t a[4], uint64_t desc) {
+/* The 8 E2M1 magnitudes 0 .5 1 1.5 2 3 4 6 times f as E4M3 bytes (rounded once, saturating), in two
+ * registers: the table of fp4__cuda_gemm_e2m1x4_sm8. */
+static __device__ __forceinline__ uint2 fp4__cuda_gemm_e4m3_lut(float f) {
+  uint16_t h[4];
 #if defined(FP4__CUDA_GEMM_WGMMA)
-  if (N == 32)
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[0]) : "f"(0.5f * f), "f"(0.0f));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[1]) : "f"(1.5f * f), "f"(f));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[2]) : "f"(3.0f * f), "f"(2.0f * f));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[3]) : "f"(6.0f * f), "f"(4.0f * f));
+#else
+  (void)f; h[0] = h[1] = h[2] = h[3] = 0; __trap();
+#endif
+  return make_uint2((uint32_t)h[0] | ((uint32_t)h[1] << 16), (uint32_t)h[2] | ((uint32_t)h[3] << 16));
+}
+
+/* d[64 x N] = A(64x32 e4m3, registers: rows g/g+8, k 4l.. / 16+4l..) . B(desc: N x 32 e4m3, K-major). */
+template <int N>
+static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_e4m3(float *d, const uint32_t a[4], uint64_t desc) {
+#if defined(FP4__CUDA_GEMM_WGMMA)
+  if (N == 64)
     asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n32k32.s32.s8.s8 {"
-        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
-        "{%16, %17, %18, %19}, %20, 0;\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
-          "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
-  else if (N == 64)
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {"
+        "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {"
         "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
-        "{%32, %33, %34, %35}, %36, 0;\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
-          "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]),
-          "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]),
-          "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, {%32, %33, %34, %35}, %36, 0, 1, 1;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
+  else if (N == 128)
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, {%64, %65, %66, %67}, %68, 0, 1, 1;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc));
 #else
   (void)d; (void)a; (void)desc; __trap();
 #endif
 }
-static __device__ __forceinline__ void fp4__cuda_gemm_wg_ireg(int &r) { asm volatile("" : "+r"(r)::"memory"); }
 
 /* The scale codes of 32-blocks 4kt .. 4kt + 3 of row r, byte j = block 4kt + j (127 past the rows or K).
  * wide: linear layout, a multiple of 4 blocks per row, 4-byte aligned base: one 32-bit load. */
@@ -1405,9 +1449,9 @@ static __device__ __forceinline__ uint32_t fp4__cuda_gemm_scale4(const uint8_t *
   return v;
 }
 
-/* Prepass: A's packed codes -> int8 (2 * E2M1), rows of K bytes, each 32-block permuted (see above). */
+/* Prepass: A's packed codes -> E4M3 (the E2M1 values), rows of K bytes, each 32-block permuted (see above). */
 FP4__CUDA_LAZY
-static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_f8_prep_kernel(const uint8_t *__restrict__ a, int64_t rows,
                                                                           int64_t K, uint8_t *__restrict__ out) {
   const int64_t per = K / 32, n = rows * per;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -1415,38 +1459,51 @@ static __global__ void __launch_bounds__(256) fp4__cuda_gemm_s8_prep_kernel(cons
     const uint2 *src = reinterpret_cast<const uint2 *>(a + r * (K / 2) + b * 16); /* bases are 8-byte aligned */
     const uint2 v0 = src[0], v1 = src[1];
     const uint32_t w[4] = {v0.x, v0.y, v1.x, v1.y};
-    uint4 lo, hi;
-    lo.x = fp4__cuda_gemm_e2m1x4_s8(w[0] & 0xFFFFu), hi.x = fp4__cuda_gemm_e2m1x4_s8(w[0] >> 16);
-    lo.y = fp4__cuda_gemm_e2m1x4_s8(w[1] & 0xFFFFu), hi.y = fp4__cuda_gemm_e2m1x4_s8(w[1] >> 16);
-    lo.z = fp4__cuda_gemm_e2m1x4_s8(w[2] & 0xFFFFu), hi.z = fp4__cuda_gemm_e2m1x4_s8(w[2] >> 16);
-    lo.w = fp4__cuda_gemm_e2m1x4_s8(w[3] & 0xFFFFu), hi.w = fp4__cuda_gemm_e2m1x4_s8(w[3] >> 16);
+    uint32_t o[8]; /* word q: codes 8q..8q+3; word 4 + q: codes 8q+4..8q+7 */
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+      o[q] = fp4__cuda_gemm_e2m1x4_sm8(w[q] & 0xFFFFu, FP4__CG_E4M3_LO, FP4__CG_E4M3_HI);
+      o[4 + q] = fp4__cuda_gemm_e2m1x4_sm8(w[q] >> 16, FP4__CG_E4M3_LO, FP4__CG_E4M3_HI);
+    }
     uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + b * 32);
-    dst[0] = lo;
-    dst[1] = hi;
+    dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
+    dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
   }
 }
 
+/* The promotion plan of one block for one warp (see above), in three registers: w = where the block's
+ * activation factors start (floats past the kernel's aux array: an index, so that the loads stay
+ * shared-memory loads; bits 0..15) | mode << 16 | row0 shifted (SLOW) << 18 | row0 + 8 shifted << 19;
+ * f0, f1 = the rows' factors 2^(e-127) (shifted: 2^(e-159)), FOLD: both 2^(X-127). */
+struct fp4__cuda_gemm_f8_plan {
+  uint32_t w;
+  float f0, f1;
+};
+
 template <int NX>
 __global__ void __launch_bounds__(384, 1)
-    fp4__cuda_gemm_w4a4_s8wg_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
+    fp4__cuda_gemm_w4a4_f8wg_kernel(const __grid_constant__ CUtensorMap tmx, const __grid_constant__ CUtensorMap tmw,
                                     const fp4__cuda_gemm_w4a4_args p) {
-  constexpr int STAGES = FP4__CG_S8_STAGES(NX), XB = NX * 128, WB = FP4__CG_WG_BN * 64, H = NX / 2, R = NX / 4;
-  typedef fp4__cuda_gemm_s8_aux<NX> aux_t;
+  constexpr int STAGES = FP4__CG_F8_STAGES(NX), XB = NX * 128, WB = FP4__CG_WG_BN * 64;
+  typedef fp4__cuda_gemm_f8_aux<NX> aux_t;
 #if defined(FP4__CUDA_GEMM_WGMMA)
   extern __shared__ __align__(16) unsigned char fp4__cg_smem[];
   unsigned char *xs = fp4__cg_smem + ((1024u - ((uint32_t)__cvta_generic_to_shared(fp4__cg_smem) & 1023u)) & 1023u);
   unsigned char *ws = xs + STAGES * XB;
   aux_t *aux = reinterpret_cast<aux_t *>(ws + STAGES * WB);
-  float2 *lut = reinterpret_cast<float2 *>(aux + STAGES); /* weight code -> {2^(e-129), -1.5*2^23 * 2^(e-129)} */
-  uint64_t *bars = reinterpret_cast<uint64_t *>(lut + 256); /* full[STAGES], empty[STAGES] */
+  float *lut = reinterpret_cast<float *>(aux + STAGES); /* code c -> 2^(c-127) (NaN for 255) */
+  uint2 *l8 = reinterpret_cast<uint2 *>(lut + 256);     /* t -> the E4M3 magnitudes times 2^-t, t = 0..8 */
+  uint64_t *bars = reinterpret_cast<uint64_t *>(l8 + 16); /* full[STAGES], empty[STAGES] */
   const uint32_t xs_s = (uint32_t)__cvta_generic_to_shared(xs), ws_s = (uint32_t)__cvta_generic_to_shared(ws);
   const uint32_t full0 = (uint32_t)__cvta_generic_to_shared(bars), empty0 = full0 + 8 * STAGES;
   const int tid = threadIdx.x;
   const int n0 = blockIdx.x * FP4__CG_WG_BN, m0 = blockIdx.y * NX;
   const int64_t K = p.K, nblk = K / 32;
   const int nst = (int)((nblk + 3) / 4); /* stages of 128 K */
+  static_assert(FP4__CG_F8_SPREAD >= 0 && FP4__CG_F8_SPREAD <= 8, "FP4__CG_F8_SPREAD: 0..8 (E4M3's subnormals)");
 
-  if (tid < 256) lut[tid] = fp4__cuda_gemm_row_factor(FP4_MXFP4, (uint8_t)tid);
+  if (tid < 256) lut[tid] = fp4__cuda_gemm_e8m0_f((uint8_t)tid, 0);
+  else if (tid < 256 + 9) l8[tid - 256] = fp4__cuda_gemm_e4m3_lut(fp4__exp2i(256 - tid));
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       fp4__cuda_gemm_bar_init(full0 + 8 * s, 33); /* the TMA thread + the scale warp */
@@ -1480,7 +1537,7 @@ __global__ void __launch_bounds__(384, 1)
         for (int t = 0; t < NX / 32; t++) { /* not unrolled: 40 registers */
           const int m = lane + 32 * t, r = m0 + m;
           const uint32_t v = fp4__cuda_gemm_scale4(p.sa, p.la, r, p.M, kt, nblk, wide);
-          const int hf = m / H, rr = m % H, at = 2 * (rr >> 3) + (rr & 1), ll = (rr & 7) >> 1;
+          const int hf = m / (NX / 2), rr = m % (NX / 2), at = 2 * (rr >> 3) + (rr & 1), ll = (rr & 7) >> 1;
 #pragma unroll
           for (int j = 0; j < 4; j++) {
             const uint32_t c = (v >> (8 * j)) & 0xFFu;
@@ -1512,59 +1569,86 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
       for (int h = 0; h < 2; h++) o[h] = fp4__cuda_gemm_scale4(p.sb, p.lb, n0 + row0 + 8 * h, p.N, s, nblk, wide);
     };
-    float acc[NX / 2];
-    int d0[R], d1[R]; /* the two halves' int32 block sums */
+    /* acc: the promoted sums; d[2]: the two blocks' wgmma sums (block j in d[j % 2]) */
+    float acc[NX / 2], d[2][NX / 2];
 #pragma unroll
-    for (int i = 0; i < NX / 2; i++) acc[i] = 0.0f;
-#pragma unroll
-    for (int i = 0; i < R; i++) d0[i] = d1[i] = 0;
-    /* promote half hf of a block: d = T, factors fa0/fa1 of rows row0/row0+8, activation factors fbp */
-    auto promote = [&](int (&d)[R], const int hf, int mode, float2 fa0, float2 fa1, bool sh0, bool sh1,
-                       const float *fbp) {
-      float fb[NX / 8];
-#pragma unroll
-      for (int q = 0; q < NX / 32; q++) {
-        const float4 v = reinterpret_cast<const float4 *>(fbp)[q];
-        fb[4 * q] = v.x, fb[4 * q + 1] = v.y, fb[4 * q + 2] = v.z, fb[4 * q + 3] = v.w;
+    for (int i = 0; i < NX / 2; i++) acc[i] = d[0][i] = d[1][i] = 0.0f;
+    /* the plan of block j (codes e0, e1 of rows row0, row0 + 8) for this warp, and the E4M3 table index
+     * of each row (FOLD: X - e; else 0, the plain values) */
+    auto plan_of = [&](uint32_t e0, uint32_t e1, const aux_t &X, int j, uint32_t &t0, uint32_t &t1) {
+      fp4__cuda_gemm_f8_plan q;
+      q.w = (uint32_t)(&X.fb[j][0][l][0] - reinterpret_cast<const float *>(aux));
+      const uint32_t mn = __reduce_min_sync(0xFFFFFFFFu, e0 < e1 ? e0 : e1);
+      const uint32_t top = __reduce_max_sync(0xFFFFFFFFu, e0 > e1 ? e0 : e1);
+      const int amin = X.amin[j], amax = X.amax[j];
+      t0 = t1 = 0u;
+      if (top != 0xFFu && top - mn <= FP4__CG_F8_SPREAD && (int)mn + amin >= 107 && (int)top + amax <= 371) {
+        q.w |= (uint32_t)FP4__CG_F8_FOLD << 16;
+        q.f0 = q.f1 = lut[top];
+        t0 = top - e0;
+        t1 = top - e1;
+        return q;
       }
-      if (mode == FP4__CG_S8_FAST) {
+      uint32_t mx = top; /* the largest code other than 255 */
+      if (top == 0xFFu) {
+        const uint32_t x0 = e0 == 0xFFu ? 0u : e0, x1 = e1 == 0xFFu ? 0u : e1;
+        mx = __reduce_max_sync(0xFFFFFFFFu, x0 > x1 ? x0 : x1);
+      }
+      const uint32_t mode = mx >= 232u ? FP4__CG_F8_SLOW
+                            : (int)mn + amin >= 107 && (int)mx + amax <= 371 ? FP4__CG_F8_FAST : FP4__CG_F8_MID;
+      const bool sh0 = e0 >= 232u && e0 != 0xFFu, sh1 = e1 >= 232u && e1 != 0xFFu;
+      q.w |= mode << 16 | (uint32_t)sh0 << 18 | (uint32_t)sh1 << 19;
+      q.f0 = lut[sh0 ? e0 - 32u : e0];
+      q.f1 = lut[sh1 ? e1 - 32u : e1];
+      return q;
+    };
+    /* acc += the block's terms from its wgmma sums dd, by plan q (see above); the activation factors
+     * streamed 4 at a time (float4: 4 activation rows, 8 accumulators) */
+    auto promote = [&](const float (&dd)[NX / 2], const fp4__cuda_gemm_f8_plan &q) {
+      const float4 *fbp = reinterpret_cast<const float4 *>(reinterpret_cast<const float *>(aux) + (q.w & 0xFFFFu));
+      const uint32_t mode = (q.w >> 16) & 3u;
+      if (mode == FP4__CG_F8_FOLD) {
 #pragma unroll
-        for (int i = 0; i < R; i++) {
-          const float2 fa = (i >> 1) & 1 ? fa1 : fa0;
-          const float t1 = fmaf(__int_as_float(d[i] + FP4__CG_MAGIC), fa.x, fa.y);
-          acc[hf * R + i] = fmaf(t1, fb[2 * (i >> 2) + (i & 1)], acc[hf * R + i]);
+        for (int c = 0; c < NX / 16; c++) { /* half c / (NX/32) (4 lanes x (NX/8 + 4) floats further), float4 c % (NX/32) */
+          const float4 v = fbp[c / (NX / 32) * (NX / 8 + 4) + c % (NX / 32)];
+          const float f[4] = {v.x * q.f0, v.y * q.f0, v.z * q.f0, v.w * q.f0};
+#pragma unroll
+          for (int u = 0; u < 8; u++) acc[8 * c + u] = fmaf(dd[8 * c + u], f[2 * (u >> 2) + (u & 1)], acc[8 * c + u]);
+        }
+      } else if (mode == FP4__CG_F8_FAST) {
+#pragma unroll
+        for (int c = 0; c < NX / 16; c++) {
+          const float4 v = fbp[c / (NX / 32) * (NX / 8 + 4) + c % (NX / 32)];
+          const float f[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+          for (int u = 0; u < 8; u++) {
+            const float t1 = dd[8 * c + u] * ((u >> 1) & 1 ? q.f1 : q.f0);
+            acc[8 * c + u] = fmaf(t1, f[2 * (u >> 2) + (u & 1)], acc[8 * c + u]);
+          }
         }
       } else { /* MID, SLOW: t_b rounded once, then the add */
-        float fx[NX / 8]; /* SLOW: factors 2^(ea-95) capped at 2^127 for the shifted rows (NaN stays NaN) */
 #pragma unroll
-        for (int q = 0; q < NX / 8; q++) {
-          const float f = __fmul_rn(fb[q], 4294967296.0f);
-          fx[q] = f > __int_as_float(0x7F000000) ? __int_as_float(0x7F000000) : f; /* 2^127 */
-        }
+        for (int c = 0; c < NX / 16; c++) {
+          const float4 v = fbp[c / (NX / 32) * (NX / 8 + 4) + c % (NX / 32)];
+          const float f[4] = {v.x, v.y, v.z, v.w};
+          float fx[4]; /* SLOW's shifted rows: 2^(ea-95) capped at 2^127 (NaN stays NaN) */
 #pragma unroll
-        for (int i = 0; i < R; i++) {
-          const bool hi = (i >> 1) & 1;
-          const float2 fa = hi ? fa1 : fa0;
-          const float t1 = fmaf(__int_as_float(d[i] + FP4__CG_MAGIC), fa.x, fa.y);
-          const float fbv = (hi ? sh1 : sh0) ? fx[2 * (i >> 2) + (i & 1)] : fb[2 * (i >> 2) + (i & 1)];
-          acc[hf * R + i] = __fadd_rn(acc[hf * R + i], __fmul_rn(t1, fbv));
+          for (int x = 0; x < 4; x++) {
+            fx[x] = __fmul_rn(f[x], 4294967296.0f);
+            fx[x] = fx[x] > __int_as_float(0x7F000000) ? __int_as_float(0x7F000000) : fx[x];
+          }
+#pragma unroll
+          for (int u = 0; u < 8; u++) {
+            const bool hi = (u >> 1) & 1;
+            const float t1 = __fmul_rn(dd[8 * c + u], hi ? q.f1 : q.f0);
+            const float fbv = (q.w >> (hi ? 19 : 18)) & 1u ? fx[2 * (u >> 2) + (u & 1)] : f[2 * (u >> 2) + (u & 1)];
+            acc[8 * c + u] = __fadd_rn(acc[8 * c + u], __fmul_rn(t1, fbv));
+          }
         }
       }
-    };
-    /* the promotion mode of a block for this warp (uniform: redux over the warp's 16 weight rows) */
-    auto mode_of = [&](uint32_t e0, uint32_t e1, const aux_t &X, int j) {
-      const uint32_t mn = __reduce_min_sync(0xFFFFFFFFu, e0 < e1 ? e0 : e1);
-      const uint32_t x0 = e0 == 0xFFu ? 0u : e0, x1 = e1 == 0xFFu ? 0u : e1;
-      const uint32_t mx = __reduce_max_sync(0xFFFFFFFFu, x0 > x1 ? x0 : x1);
-      if (mx >= 232u) return FP4__CG_S8_SLOW;
-      return (int)mn + X.amin[j] >= 107 && (int)mx + X.amax[j] <= 371 ? FP4__CG_S8_FAST : FP4__CG_S8_MID;
     };
     uint32_t sc[2], sn[2] = {0u, 0u};
     if (nst > 0) fetch(0, sn);
-    /* One block at a time: both halves' wgmma, wait, promote. ptxas serializes the wgmmas (C7514) when a
-     * warpgroup reads one accumulator set while the next block's wgmma runs into the other (tried: ping-pong
-     * halves with wait_group 1), so the overlap of promotion and tensor work comes from the two consumer
-     * warpgroups, whose warps share each SM sub-partition. */
     for (int kt = 0; kt < nst; kt++) {
       const int s = kt % STAGES;
       sc[0] = sn[0];
@@ -1574,39 +1658,43 @@ __global__ void __launch_bounds__(384, 1)
       const aux_t &X = aux[s];
       const unsigned char *wst = ws + s * WB;
       const uint64_t desc = fp4__cuda_gemm_wg_desc(xs_s + s * XB);
+      fp4__cuda_gemm_f8_plan pv; /* the previous block's plan */
 #pragma unroll
       for (int j = 0; j < 4; j++) {
+        float(&dc)[NX / 2] = d[j & 1];
+        const uint32_t e0 = (sc[0] >> (8 * j)) & 0xFFu, e1 = (sc[1] >> (8 * j)) & 0xFFu;
+        uint32_t t0, t1;
+        const fp4__cuda_gemm_f8_plan q = plan_of(e0, e1, X, j, t0, t1);
+        const uint2 L0 = l8[t0], L1 = l8[t1];
         uint32_t A[4];
         const uint32_t off = (((uint32_t)j ^ swz) << 4) + 4 * l;
         const uint32_t w0 = *reinterpret_cast<const uint32_t *>(wst + row0 * 64 + off);
         const uint32_t w1 = *reinterpret_cast<const uint32_t *>(wst + (row0 + 8) * 64 + off);
-        A[0] = fp4__cuda_gemm_e2m1x4_s8(w0 & 0xFFFFu);
-        A[1] = fp4__cuda_gemm_e2m1x4_s8(w1 & 0xFFFFu);
-        A[2] = fp4__cuda_gemm_e2m1x4_s8(w0 >> 16);
-        A[3] = fp4__cuda_gemm_e2m1x4_s8(w1 >> 16);
+        A[0] = fp4__cuda_gemm_e2m1x4_sm8(w0 & 0xFFFFu, L0.x, L0.y);
+        A[1] = fp4__cuda_gemm_e2m1x4_sm8(w1 & 0xFFFFu, L1.x, L1.y);
+        A[2] = fp4__cuda_gemm_e2m1x4_sm8(w0 >> 16, L0.x, L0.y);
+        A[3] = fp4__cuda_gemm_e2m1x4_sm8(w1 >> 16, L1.x, L1.y);
 #pragma unroll
-        for (int i = 0; i < R; i++) fp4__cuda_gemm_wg_ireg(d0[i]), fp4__cuda_gemm_wg_ireg(d1[i]);
+        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(dc[i]);
         fp4__cuda_gemm_wg_fence();
-        fp4__cuda_gemm_wgmma_s8<H>(d0, A, desc + 2 * j);
-        /* activation rows H.. start H/8 swizzle atoms (1024 bytes each) further */
-        fp4__cuda_gemm_wgmma_s8<H>(d1, A, desc + 2 * j + (uint64_t)(H * 128 / 16));
+        fp4__cuda_gemm_wgmma_e4m3<NX>(dc, A, desc + 2 * j);
         fp4__cuda_gemm_wg_commit();
-        const uint32_t e0 = (sc[0] >> (8 * j)) & 0xFFu, e1 = (sc[1] >> (8 * j)) & 0xFFu;
-        const bool sh0 = e0 >= 232u && e0 != 0xFFu, sh1 = e1 >= 232u && e1 != 0xFFu;
-        const float2 fa0 = lut[sh0 ? e0 - 32u : e0], fa1 = lut[sh1 ? e1 - 32u : e1];
-        const int mode = mode_of(e0, e1, X, j);
+        if (j > 0) promote(d[(j + 1) & 1], pv); /* the previous block, meanwhile */
         fp4__cuda_gemm_wg_wait<0>();
 #pragma unroll
-        for (int i = 0; i < R; i++) fp4__cuda_gemm_wg_ireg(d0[i]), fp4__cuda_gemm_wg_ireg(d1[i]);
-        promote(d0, 0, mode, fa0, fa1, sh0, sh1, &X.fb[j][0][l][0]);
-        promote(d1, 1, mode, fa0, fa1, sh0, sh1, &X.fb[j][1][l][0]);
+        for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(dc[i]);
+        pv = q;
       }
+      /* the stage's last block without overlap within the warpgroup: promoting it during the next stage's
+       * first wgmma makes ptxas serialize every wgmma (C7517 / C7518: registers a wgmma defined, read in
+       * the next loop iteration) */
+      promote(d[1], pv);
       fp4__cuda_gemm_bar_arrive(empty0 + 8 * s); /* the stage's readers are done */
     }
     fp4__cuda_gemm_wg_epilogue<NX>(acc, xs, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
   }
 #else
-  (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)H; (void)R; (void)sizeof(aux_t);
+  (void)tmx; (void)tmw; (void)p; (void)STAGES; (void)XB; (void)WB; (void)sizeof(aux_t);
   __trap(); /* sm_90a only; never launched elsewhere */
 #endif
 }
@@ -1619,19 +1707,22 @@ __global__ void __launch_bounds__(384, 1)
  *  - NVFP4 -> bf16 (fp4__cuda_gemm_dequant_bf16_kernel, exact: E2M1 x E4M3 is a bf16 value); the whole K
  *    accumulates in the wgmma fp32 registers, each warpgroup keeping one stage's wgmma group in flight
  *    while the next is issued (wait_group 1); 128 weight rows x 256 activation rows per CTA.
- *  - MXFP4 -> E4M3 with the exponents folded in (fp4__cuda_gemm_fp8_prep_kernel): in each group of
+ *  - MXFP4 -> E4M3 with the exponents folded in (fp4__cuda_gemm_fp8_prep_kernel, both operands in one
+ *    launch): in each group of
  *    FP4__CG_SS_GK = 256 K of a row (eight 32-blocks, codes e_j, R = max e_j) block j holds
  *    q * 2^(e_j - R + 6), exact while e_j >= R - 14 (0.5 * 2^-8 is E4M3's smallest subnormal; blocks
  *    further down round to subnormals or 0), the largest block reaching 6 * 64 = 384 <= 448; the group
  *    keeps the fp32 factor 2^(R - 133) (NaN when a code is 255). Per group each warpgroup runs eight FP8
- *    wgmma m64n128k32 (two 128-K stages) from a zero accumulator, waits, and promotes:
+ *    wgmma m64n128k32 (two 128-K stages, a commit group each: the first stage is released as soon as its
+ *    wgmmas have run, 4% faster at 4096^3) from a zero accumulator, waits, and promotes:
  *    acc = fma(P * fw, fx, acc) with fw, fx the weight and activation rows' group factors; the two
  *    warpgroups take turns to issue, so that one's wgmmas run while the other promotes. Not fp4.h's bits:
  *    Hopper's FP8 MMA truncates its internal sums when the folded operands carry different powers of two
  *    (the error, measured against float64, is in tests and bench/RESULTS.md: up to 1.9e-4; spec section 5
  *    allows 5e-4). 128 x 128 per CTA (the promoted sums need a second accumulator set); one persistent CTA
- *    per SM loops over the tiles, its epilogue in shared memory of its own, so that the producer loads the
- *    next tile meanwhile (3% faster at 4096^3 than one CTA per tile with a 6-deep ring, the same at 8192^3).
+ *    per SM loops over the tiles, its epilogue in shared memory of its own (in two passes: room for a
+ *    5-deep ring), so that the producer loads the next tile meanwhile (3% faster at 4096^3 than one CTA per
+ *    tile with a 6-deep ring, the same at 8192^3).
  *  - CTA: 384 threads as the W4A16 TMA kernel: warpgroup 0 produces (thread 0 issues the TMA copies of a
  *    stage: 128-byte-swizzled K slabs of both operands, and for FP8 the group's activation factors),
  *    warpgroups 1 and 2 consume, 64 weight rows each; tiles in bands of 8 activation tiles for L2 reuse;
@@ -1645,8 +1736,17 @@ __global__ void __launch_bounds__(384, 1)
 #ifndef FP4__CG_SS_PERSIST
 #define FP4__CG_SS_PERSIST 1
 #endif
-#define FP4__CG_SS_STAGES(F8) ((F8) ? (FP4__CG_SS_PERSIST ? 4 : 6) : 4)
-#define FP4__CG_SS_EP(F8) ((F8) && FP4__CG_SS_PERSIST ? 2 * FP4__CG_SS_NX(F8) * 68 * 4 : 0) /* own epilogue bytes */
+/* FP8 persistent: its epilogue in FP4__CG_SS_EPP passes (fp4__cuda_gemm_wg_epilogue), which leaves room for
+ * FP4__CG_SS_PST stages */
+#ifndef FP4__CG_SS_EPP
+#define FP4__CG_SS_EPP 2
+#endif
+#ifndef FP4__CG_SS_PST
+#define FP4__CG_SS_PST (FP4__CG_SS_EPP == 2 ? 5 : 4)
+#endif
+#define FP4__CG_SS_STAGES(F8) ((F8) ? (FP4__CG_SS_PERSIST ? FP4__CG_SS_PST : 6) : 4)
+#define FP4__CG_SS_EP(F8) /* own epilogue bytes */ \
+  ((F8) && FP4__CG_SS_PERSIST ? 2 * FP4__CG_SS_NX(F8) / FP4__CG_SS_EPP * 68 * 4 : 0)
 #define FP4__CG_SS_SB(F8) ((F8) ? FP4__CG_SS_NX(F8) * 4 : 0) /* activation group factors per stage */
 /* FP8: K per exponent group (a multiple of 128: that many 128-K stages chain their wgmmas into one
  * accumulator before the promotion). bench_cuda_gemm w4a4 on the H100: 256 ran MXFP4 _fast at 0.90x /
@@ -1655,6 +1755,11 @@ __global__ void __launch_bounds__(384, 1)
  * group's stages must all have landed before its first wgmma (bench/RESULTS.md). */
 #ifndef FP4__CG_SS_GK
 #define FP4__CG_SS_GK 256
+#endif
+/* FP8 with two stages per group: release the first stage once its wgmmas have run (1), or both after the
+ * group (0) */
+#ifndef FP4__CG_SS_EARLY
+#define FP4__CG_SS_EARLY 1
 #endif
 
 struct fp4__cuda_gemm_ss_args {
@@ -1759,23 +1864,38 @@ static __device__ __forceinline__ void fp4__cuda_gemm_wgmma_ss_e4m3(float *d, ui
 #endif
 }
 
-/* Hopper MXFP4 _fast, step 1: an operand -> E4M3 rows of K bytes with each group's exponents folded in
- * (see above), and the group factors at fs[r * rs + g * gs]. One thread per row and 32-block (the row's
- * blocks padded to whole groups, so that a group is GK/32 adjacent lanes: its largest code by shuffles);
- * the block's 8 magnitudes as E4M3 (rounded once by cvt.rn) in two registers, and the codes decoded by
- * fp4__cuda_gemm_e2m1x4_sm8 (E4M3 is sign-magnitude), 4 per 16-bit chunk. */
+/* One operand of the MXFP4 _fast prepass: its codes and scales, and where its E4M3 rows and its group
+ * factors (fs[r * rs + g * gs]) go. */
+struct fp4__cuda_gemm_fp8_op {
+  const uint8_t *d, *s;
+  uint8_t *out;
+  float *fs;
+  int64_t rows, rs, gs;
+  fp4_layout lay;
+};
+
+/* Hopper MXFP4 _fast, step 1: both operands (one launch) -> E4M3 rows of K bytes with each group's
+ * exponents folded in (see above), and the group factors. One thread per row and 32-block (the row's
+ * blocks padded to whole groups, so that a group is GK/32 adjacent lanes: its largest code by shuffles;
+ * the second operand's threads start at a multiple of GK/32); the block's 8 magnitudes as E4M3 (rounded
+ * once by cvt.rn) in two registers, and the codes decoded by fp4__cuda_gemm_e2m1x4_sm8 (E4M3 is
+ * sign-magnitude), 4 per 16-bit chunk. */
 FP4__CUDA_LAZY
-static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(const uint8_t *__restrict__ d,
-                                                                           const uint8_t *__restrict__ s, fp4_layout lay,
-                                                                           int64_t rows, int64_t K, uint8_t *out,
-                                                                           float *fs, int64_t rs, int64_t gs) {
+static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(const fp4__cuda_gemm_fp8_op o0,
+                                                                           const fp4__cuda_gemm_fp8_op o1, int64_t K) {
 #if defined(FP4__CUDA_GEMM_WGMMA)
   constexpr int BPG = FP4__CG_SS_GK / 32; /* blocks per group: adjacent lanes */
-  const int64_t nb = K / 32, nbp = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK * BPG, n = rows * nbp;
+  const int64_t nb = K / 32, nbp = (K + FP4__CG_SS_GK - 1) / FP4__CG_SS_GK * BPG, n0 = o0.rows * nbp;
+  const int64_t n = n0 + o1.rows * nbp;
   for (int64_t i0 = blockIdx.x * (int64_t)blockDim.x; i0 < n; i0 += (int64_t)gridDim.x * blockDim.x) { /* warp-uniform */
-    const int64_t i = i0 + threadIdx.x, r = i / nbp, b = i % nbp;
+    const int64_t i = i0 + threadIdx.x;
+    const bool two = i >= n0; /* the second operand's thread */
+    const uint8_t *d = two ? o1.d : o0.d, *s = two ? o1.s : o0.s;
+    uint8_t *out = two ? o1.out : o0.out;
+    float *fs = two ? o1.fs : o0.fs;
+    const int64_t rs = two ? o1.rs : o0.rs, gs = two ? o1.gs : o0.gs, j = two ? i - n0 : i, r = j / nbp, b = j % nbp;
     const bool ok = i < n && b < nb;
-    const int e = ok ? s[fp4__scale_offset(lay, r, b, nb)] : 0;
+    const int e = ok ? s[fp4__scale_offset(two ? o1.lay : o0.lay, r, b, nb)] : 0;
     int R = e;
 #pragma unroll
     for (int x = 1; x < BPG; x *= 2) R = max(R, __shfl_xor_sync(0xFFFFFFFFu, R, x));
@@ -1783,24 +1903,19 @@ static __global__ void __launch_bounds__(256) fp4__cuda_gemm_fp8_prep_kernel(con
     if (b % BPG == 0) fs[r * rs + b / BPG * gs] = R == 0xFF ? fp4__nan() : fp4__exp2i(R - 133);
     const int t = e - R + 6; /* <= 6; R = 255 (a NaN code): the factor is NaN, the values do not matter */
     const float f = t >= -24 ? __int_as_float((t + 127) << 23) : 0.0f;
-    uint16_t h[4]; /* magnitudes 0 .5 1 1.5 | 2 3 4 6, times 2^t, as E4M3 bytes */
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[0]) : "f"(0.5f * f), "f"(0.0f));
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[1]) : "f"(1.5f * f), "f"(f));
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[2]) : "f"(3.0f * f), "f"(2.0f * f));
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(h[3]) : "f"(6.0f * f), "f"(4.0f * f));
-    const uint32_t L0 = (uint32_t)h[0] | ((uint32_t)h[1] << 16), L1 = (uint32_t)h[2] | ((uint32_t)h[3] << 16);
+    const uint2 L = fp4__cuda_gemm_e4m3_lut(f); /* the magnitudes times 2^t as E4M3 */
     const uint2 *src = reinterpret_cast<const uint2 *>(d + r * (K / 2) + b * 16); /* 8-byte aligned */
     const uint2 v0 = src[0], v1 = src[1];
     const uint32_t w[4] = {v0.x, v0.y, v1.x, v1.y};
     uint32_t o[8];
 #pragma unroll
-    for (int q = 0; q < 8; q++) o[q] = fp4__cuda_gemm_e2m1x4_sm8((w[q >> 1] >> (16 * (q & 1))) & 0xFFFFu, L0, L1);
+    for (int q = 0; q < 8; q++) o[q] = fp4__cuda_gemm_e2m1x4_sm8((w[q >> 1] >> (16 * (q & 1))) & 0xFFFFu, L.x, L.y);
     uint4 *dst = reinterpret_cast<uint4 *>(out + r * K + b * 32);
     dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
     dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
   }
 #else
-  (void)d; (void)s; (void)lay; (void)rows; (void)K; (void)out; (void)fs; (void)rs; (void)gs;
+  (void)o0; (void)o1; (void)K;
   __trap(); /* sm_90a only; never launched elsewhere */
 #endif
 }
@@ -1833,6 +1948,7 @@ __global__ void __launch_bounds__(384, 1)
     n0 = ib / bh * FP4__CG_WG_BN;
   };
   constexpr int SPG = F8 ? FP4__CG_SS_GK / 128 : 1; /* stages per FP8 exponent group */
+  constexpr bool EARLY = FP4__CG_SS_EARLY && SPG == 2; /* a commit group per stage: the first released early */
   static_assert(FP4__CG_SS_GK % 128 == 0 && SPG <= STAGES, "FP4__CG_SS_GK: a multiple of 128, at most a ring");
   const int nk = (int)((p.K + EK * SPG - 1) / (EK * SPG)) * SPG; /* whole groups: the TMA fills past K with 0 */
 
@@ -1916,20 +2032,28 @@ __global__ void __launch_bounds__(384, 1)
             else fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da, db);
 #pragma unroll
             for (int q = 1; q < 4; q++) fp4__cuda_gemm_wgmma_ss_e4m3<1>(d, da + 2 * q, db + 2 * q);
+            if (EARLY) fp4__cuda_gemm_wg_commit(); /* one group per stage */
           }
-          fp4__cuda_gemm_wg_commit();
+          if (!EARLY) fp4__cuda_gemm_wg_commit();
           if (wg == 0 || gq + 1 < ngs) asm volatile("bar.arrive %0, 256;\n" ::"r"(wg ? 5 : 4) : "memory");
-          fp4__cuda_gemm_wg_wait<0>();
-#pragma unroll
-          for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
-          float f[NX / 4]; /* factors of this thread's activation rows 8j + 2l, 8j + 2l + 1 */
+          if (EARLY) fp4__cuda_gemm_wg_wait<1>(); /* the group's first stage is read */
+          else fp4__cuda_gemm_wg_wait<0>();
+          float f[NX / 4]; /* factors of this thread's activation rows 8j + 2l, 8j + 2l + 1 (first stage) */
 #pragma unroll
           for (int j = 0; j < NX / 8; j++) {
             const float2 v = *reinterpret_cast<const float2 *>(fx + (it % STAGES) * NX + 8 * j + 2 * l);
             f[2 * j] = v.x, f[2 * j + 1] = v.y;
           }
+          if (EARLY) { /* release the first stage while the second one's wgmmas run */
+            fp4__cuda_gemm_bar_arrive(empty0 + 8 * (it % STAGES));
+            fp4__cuda_gemm_wg_wait<0>();
+            fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it + 1) % STAGES));
+          } else {
 #pragma unroll
-          for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it + j) % STAGES)); /* readers done */
+            for (int j = 0; j < SPG; j++) fp4__cuda_gemm_bar_arrive(empty0 + 8 * ((it + j) % STAGES)); /* readers done */
+          }
+#pragma unroll
+          for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(d[i]);
 #pragma unroll
           for (int i = 0; i < NX / 2; i++)
             acc[i] = fmaf(d[i] * ((i >> 1) & 1 ? w1 : w0), f[2 * (i >> 2) + (i & 1)], acc[i]);
@@ -1937,7 +2061,8 @@ __global__ void __launch_bounds__(384, 1)
       }
 #pragma unroll
       for (int i = 0; i < NX / 2; i++) fp4__cuda_gemm_wg_reg(acc[i]);
-      fp4__cuda_gemm_wg_epilogue<NX>(acc, ep, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha, p.beta);
+      fp4__cuda_gemm_wg_epilogue<NX, EP ? FP4__CG_SS_EPP : 1>(acc, ep, ct, n0, m0, p.M, p.N, p.C, p.ct, p.ldc, p.alpha,
+                                                            p.beta);
     }
   }
 #else
@@ -2110,7 +2235,7 @@ FP4_API size_t fp4_cuda_gemm_workspace_size(int64_t M, int64_t N, int64_t K) {
 #define FP4_CUDA_GEMM_TILE_16x64 3   /* 4 warps, 1 x 4, warp tile 16 x 16 (W4A16, small M) */
 #define FP4_CUDA_GEMM_TILE_COUNT 4
 /* Hopper (sm_90a build on an sm_90 device) W4A16 wgmma kernel: 128 weight rows x NX activation rows.
- * On the exact W4A4 engine (MXFP4, with the workspace) WG64 / WG128 name the s8 wgmma kernel's width. */
+ * On the exact W4A4 engine (MXFP4, with the workspace) WG64 / WG128 name the FP8 wgmma kernel's width. */
 #define FP4_CUDA_GEMM_TILE_WG64 16
 #define FP4_CUDA_GEMM_TILE_WG128 17
 #define FP4_CUDA_GEMM_TILE_WG256 18
@@ -2237,15 +2362,15 @@ static inline fp4_status fp4__cuda_gemm_wgt_go(const fp4__cuda_gemm_w4a16_args &
 }
 
 /* Launches of the Hopper exact MXFP4 kernel (tests check that they exercise it). */
-static inline long fp4__cuda_gemm_s8wg_runs(long inc) {
+static inline long fp4__cuda_gemm_f8wg_runs(long inc) {
   static std::atomic<long> n(0);
   return n.fetch_add(inc, std::memory_order_relaxed) + inc;
 }
 
 /* Hopper exact MXFP4 W4A4: the prepass into the workspace (M*K bytes, 16-byte aligned, checked by the
- * caller), then the s8 wgmma kernel; *done = 0 (nothing launched) where the tensor maps cannot be built. */
+ * caller), then the FP8 wgmma kernel; *done = 0 (nothing launched) where the tensor maps cannot be built. */
 template <int NX>
-static inline fp4_status fp4__cuda_gemm_s8wg_go(const fp4__cuda_gemm_w4a4_args &a, void *ws, cudaStream_t s, int *done) {
+static inline fp4_status fp4__cuda_gemm_f8wg_go(const fp4__cuda_gemm_w4a4_args &a, void *ws, cudaStream_t s, int *done) {
   const fp4__cg_encode_fn enc = fp4__cuda_gemm_encoder();
   CUtensorMap mx, mw;
   *done = 0;
@@ -2259,18 +2384,18 @@ static inline fp4_status fp4__cuda_gemm_s8wg_go(const fp4__cuda_gemm_w4a4_args &
   {
     const int64_t n = (int64_t)a.M * (a.K / 32);
     const int blocks = (int)(n / 256 + 1 < 8192 ? n / 256 + 1 : 8192);
-    fp4__cuda_gemm_s8_prep_kernel<<<blocks, 256, 0, s>>>(a.a, a.M, a.K, (uint8_t *)ws);
+    fp4__cuda_gemm_f8_prep_kernel<<<blocks, 256, 0, s>>>(a.a, a.M, a.K, (uint8_t *)ws);
     if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
   }
-  constexpr int ST = FP4__CG_S8_STAGES(NX);
-  const size_t smem = 1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 64 + sizeof(fp4__cuda_gemm_s8_aux<NX>)) +
-                      256 * sizeof(float2) + 16 * ST;
+  constexpr int ST = FP4__CG_F8_STAGES(NX);
+  const size_t smem = 1024 + (size_t)ST * (NX * 128 + FP4__CG_WG_BN * 64 + sizeof(fp4__cuda_gemm_f8_aux<NX>)) +
+                      256 * sizeof(float) + 16 * sizeof(uint2) + 16 * ST;
   const dim3 grid(fp4__cuda_gemm_cdiv(a.N, FP4__CG_WG_BN), fp4__cuda_gemm_cdiv(a.M, NX));
-  auto kernel = fp4__cuda_gemm_w4a4_s8wg_kernel<NX>;
+  auto kernel = fp4__cuda_gemm_w4a4_f8wg_kernel<NX>;
   if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
     return FP4_ERR_DEVICE;
   kernel<<<grid, 384, smem, s>>>(mx, mw, a);
-  fp4__cuda_gemm_s8wg_runs(1);
+  fp4__cuda_gemm_f8wg_runs(1);
   return fp4__cuda_gemm_status(cudaGetLastError());
 }
 
@@ -2306,21 +2431,21 @@ static inline fp4_status fp4__cuda_gemm_ss_go(const fp4_tensor *A, const fp4_ten
     return FP4_OK;
   if (!F8) mf = mx; /* unused */
   *done = 1;
+  if (F8) { /* both operands in one launch: one thread per row and 32-block (groups padded) */
+    const fp4__cuda_gemm_fp8_op oa = {A->data, A->scales, w + L.a, (float *)(w + L.fx), M, 1, Mp, A->scale_layout};
+    const fp4__cuda_gemm_fp8_op ob = {B->data, B->scales, w + L.b, (float *)(w + L.fw), N, G, 1, B->scale_layout};
+    const int64_t n = (M + N) * G * (FP4__CG_SS_GK / 32);
+    const int blocks = (int)(n / 256 + 1 < 8192 ? n / 256 + 1 : 8192);
+    fp4__cuda_gemm_fp8_prep_kernel<<<blocks, 256, 0, s>>>(oa, ob, K);
+    if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
+  }
   const fp4_tensor *op[2] = {A, B};
-  for (int o = 0; o < 2; o++) {
+  for (int o = 0; o < 2 && !F8; o++) { /* NVFP4: each operand -> bf16 */
     const fp4_tensor *T = op[o];
-    unsigned char *dst = w + (o ? L.b : L.a);
-    if (F8) {
-      const int64_t n = T->rows * G;
-      const int blocks = (int)(n / 256 + 1 < 8192 ? n / 256 + 1 : 8192);
-      fp4__cuda_gemm_fp8_prep_kernel<<<blocks, 256, 0, s>>>(T->data, T->scales, T->scale_layout, T->rows, K, dst,
-                                                            (float *)(w + (o ? L.fw : L.fx)), o ? G : 1, o ? 1 : Mp);
-    } else {
-      const int64_t n8 = T->rows * (K / 8);
-      const int blocks = (int)(n8 / 256 + 1 < 4096 ? n8 / 256 + 1 : 4096);
-      fp4__cuda_gemm_dequant_bf16_kernel<FP4_NVFP4><<<blocks, 256, 0, s>>>(T->data, T->scales, T->scale_layout, T->rows,
-                                                                          K, (uint16_t *)dst);
-    }
+    const int64_t n8 = T->rows * (K / 8);
+    const int blocks = (int)(n8 / 256 + 1 < 4096 ? n8 / 256 + 1 : 4096);
+    fp4__cuda_gemm_dequant_bf16_kernel<FP4_NVFP4><<<blocks, 256, 0, s>>>(T->data, T->scales, T->scale_layout, T->rows,
+                                                                        K, (uint16_t *)(w + (o ? L.b : L.a)));
     if (cudaGetLastError() != cudaSuccess) return FP4_ERR_DEVICE;
   }
   fp4__cuda_gemm_ss_args p;
@@ -2494,9 +2619,9 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
   a.alpha = fp4__mul(alpha, A->tensor_scale) * B->tensor_scale; /* alpha_eff, as fp4.h */
   a.beta = beta;
   a.vec16 = vec == 16;
-  /* Hopper exact MXFP4 (fp4.h's bits): the int8 wgmma kernel, given M*K bytes of workspace (16-byte
+  /* Hopper exact MXFP4 (fp4.h's bits): the FP8 wgmma kernel, given M*K bytes of workspace (16-byte
    * aligned, overlapping no operand or C) and 16-byte aligned weights; else the mma.sync kernel below */
-  if (A->format == FP4_MXFP4 && (engine == FP4_CUDA_GEMM_W4A4_EXACT || FP4__CG_S8WG_FAST) &&
+  if (A->format == FP4_MXFP4 && (engine == FP4_CUDA_GEMM_W4A4_EXACT || FP4__CG_F8WG_FAST) &&
       (tile == FP4_CUDA_GEMM_TILE_AUTO || tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128) && ws &&
       ws_bytes >= (size_t)(A->rows * A->cols) && (uintptr_t)ws % 16 == 0 && (uintptr_t)A->data % 8 == 0 &&
       (uintptr_t)B->data % 16 == 0 && !fp4__cuda_gemm_ws_overlaps(ws, ws_bytes, A, B, C, ct, ldc) &&
@@ -2505,11 +2630,11 @@ FP4_API fp4_status fp4__cuda_gemm_w4a4(const fp4_tensor *A, const fp4_tensor *B,
     if (tile == FP4_CUDA_GEMM_TILE_AUTO &&
         (int64_t)fp4__cuda_gemm_cdiv(A->rows, 128) * fp4__cuda_gemm_cdiv(B->rows, 128) < (int64_t)fp4__cuda_gemm_sms())
       nx = 64; /* fewer 128 x 128 tiles than SMs */
-    st = nx == 64 ? fp4__cuda_gemm_s8wg_go<64>(a, ws, stream, &done) : fp4__cuda_gemm_s8wg_go<128>(a, ws, stream, &done);
+    st = nx == 64 ? fp4__cuda_gemm_f8wg_go<64>(a, ws, stream, &done) : fp4__cuda_gemm_f8wg_go<128>(a, ws, stream, &done);
     if (done) return st;
   }
   if (engine == FP4_CUDA_GEMM_W4A4_EXACT && (tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128))
-    tile = FP4_CUDA_GEMM_TILE_AUTO; /* the s8 wgmma kernel does not apply: the mma.sync kernel, same bits */
+    tile = FP4_CUDA_GEMM_TILE_AUTO; /* the FP8 wgmma kernel does not apply: the mma.sync kernel, same bits */
   /* Hopper _fast, either path: a 16-byte aligned workspace overlapping no operand or C, 8-byte aligned codes */
   const int fast_ws = engine == FP4_CUDA_GEMM_W4A4_NATIVE && ws && (uintptr_t)ws % 16 == 0 &&
                       (uintptr_t)A->data % 8 == 0 && (uintptr_t)B->data % 8 == 0 &&

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Benchmark of the CUDA GEMMs against cuBLAS in the same run (PERF.md):
- *   W4A4 (reproducible and _fast, MXFP4 and NVFP4, bf16 output; on Hopper also the exact MXFP4 s8 wgmma
+ *   W4A4 (reproducible and _fast, MXFP4 and NVFP4, bf16 output; on Hopper also the exact MXFP4 FP8 wgmma
  *   kernel with the workspace, automatic and by width) vs cuBLAS BF16 (cublasGemmEx) and FP8 E4M3
  *   (cublasLt, bf16 output): M = N = K = 4096 and 8192, and prefill shapes M = 128..2048 with
  *   N x K = 8192x8192, 28672x8192, 8192x28672;
@@ -11,8 +11,9 @@
  * times; every launch is timed with CUDA events after warm-up, and the median is reported.
  * On Hopper the two W4A4 _fast paths also run by name (both operands prepared, "fast_ss_*", with its error
  * against float64 on sampled outputs; A in bf16 with register-decoded weights, "fast_rs_256").
- * Usage: bench_cuda_gemm [quick|w4a4|w4a4all|ss M N K]   ("quick": fewer shapes; "w4a4": the quick W4A4
- * shapes only; "w4a4all": every W4A4 shape only; "ss": two calls of the SS path per format, for a profiler).
+ * Usage: bench_cuda_gemm [quick|w4a4|w4a4all|shape M N K|ss M N K|exact M N K]   ("quick": fewer shapes;
+ * "w4a4": the quick W4A4 shapes only; "w4a4all": every W4A4 shape only; "shape": one W4A4 shape; "ss": two
+ * calls of the SS path per format, "exact": two of the exact MXFP4 one with the workspace, for a profiler).
  * Prints one table row per kernel and shape; weight_GB/s is the weight operand's bytes (FP4 codes + scales;
  * bf16 / fp8 for cuBLAS) over the time. */
 // FP4_TEST_FLAGS: -lcublasLt
@@ -55,7 +56,8 @@
   } while (0)
 
 /* Fill with hashed bytes; `kind`: 0 any byte, 1 bf16 normal(ish) values, 2 MX scale codes 120..134,
- * 3 NVFP4 E4M3 scale codes 0x30..0x4F, 4 E4M3 values in [-2, 2]. */
+ * 3 NVFP4 E4M3 scale codes 0x30..0x4F, 4 E4M3 values in [-2, 2], 5 MX scale codes 126..128 (the spread of
+ * real weights: bench/RESULTS.md). */
 __global__ void fill_kernel(uint8_t *p, size_t n, uint32_t seed, int kind) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
     uint32_t h = (uint32_t)i * 0x9E3779B1u ^ seed;
@@ -64,6 +66,7 @@ __global__ void fill_kernel(uint8_t *p, size_t n, uint32_t seed, int kind) {
     if (kind == 1) v = (i & 1) ? (uint8_t)(0x3E + (h & 1) + ((h >> 8) & 0x80)) : (uint8_t)h; /* |x| in [0.125, 0.5) */
     if (kind == 2) v = (uint8_t)(120 + h % 15);
     if (kind == 3) v = (uint8_t)(0x30 + h % 32);
+    if (kind == 5) v = (uint8_t)(126 + h % 3);
     if (kind == 4) v = (uint8_t)((h % 0x40) | ((h >> 8) & 0x80));
     p[i] = v;
   }
@@ -310,21 +313,33 @@ static void w4a4_shape(int M, int N, int K) {
       cudaFree(ws2);
     }
     if (!fi && fp4__cuda_gemm_has_wgmma()) {
-      /* Hopper exact MXFP4 with the workspace: the s8 wgmma kernel (int8 prepass of A included), automatic
+      /* Hopper exact MXFP4 with the workspace: the FP8 wgmma kernel (E4M3 prepass of A included), automatic
        * width and both widths by name; "_fast_bf16path": the bf16 dequantize + wgmma W4A16 path by name */
       const std::pair<const char *, int> ex[3] = {{"w4a4_mxfp4_exact_ws", FP4_CUDA_GEMM_TILE_AUTO},
-                                                  {"  s8wgmma_64", FP4_CUDA_GEMM_TILE_WG64},
-                                                  {"  s8wgmma_128", FP4_CUDA_GEMM_TILE_WG128}};
+                                                  {"  f8wgmma_64", FP4_CUDA_GEMM_TILE_WG64},
+                                                  {"  f8wgmma_128", FP4_CUDA_GEMM_TILE_WG128}};
       for (const auto &t : ex) {
-        const long r0 = fp4__cuda_gemm_s8wg_runs(0);
+        const long r0 = fp4__cuda_gemm_f8wg_runs(0);
         double u = time_us([&](int i) {
           fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
           FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_EXACT, t.second));
         });
-        if (fp4__cuda_gemm_s8wg_runs(0) == r0) printf("(the s8 wgmma kernel did not run)\n");
+        if (fp4__cuda_gemm_f8wg_runs(0) == r0) printf("(the FP8 wgmma kernel did not run)\n");
         row(t.first, M, N, K, u, base, fp4_bytes(f, N, K));
       }
-      if (FP4__CG_S8WG_FAST) { /* the bf16 path the _fast name no longer takes for MXFP4 */
+      { /* weight scale codes 126..128, as close as real weights' (the codes 120..134 above, drawn
+         * independently per row, spread 16 weight rows wider than 8: the kernel's two-step promotion) */
+        rot bn;
+        bn.alloc((size_t)N * (K / blk), 5, 25);
+        double u = time_us([&](int i) {
+          fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bn, i);
+          FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_EXACT,
+                                 FP4_CUDA_GEMM_TILE_AUTO));
+        });
+        row("  exact_ws_narrow_scales", M, N, K, u, base, fp4_bytes(f, N, K));
+        bn.release();
+      }
+      if (FP4__CG_F8WG_FAST) { /* the bf16 path the _fast name no longer takes for MXFP4 */
         double u = time_us([&](int i) {
           fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
           FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_NATIVE,
@@ -340,23 +355,24 @@ static void w4a4_shape(int M, int N, int K) {
 }
 
 /* "ss M N K": the Hopper _fast path with both operands prepared, two calls per format (for a profiler). */
-static void ss_only(int M, int N, int K) {
+static void ss_only(int M, int N, int K, bool exact) {
   rot ad, as, bd, bs, c;
   c.alloc((size_t)M * N * 2, 0, 13);
-  for (int fi = 0; fi < 2; fi++) {
+  for (int fi = 0; fi < (exact ? 1 : 2); fi++) {
     fp4_format f = fi ? FP4_NVFP4 : FP4_MXFP4;
     int blk = fp4_format_block(f);
     ad.alloc((size_t)M * K / 2, 0, 21);
     as.alloc((size_t)M * (K / blk), fi ? 3 : 2, 22);
     bd.alloc((size_t)N * K / 2, 0, 23);
     bs.alloc((size_t)N * (K / blk), fi ? 3 : 2, 24);
-    const size_t need = fp4__cuda_gemm_ss_layout(!fi, M, N, K).total;
+    const size_t need = exact ? fp4_cuda_gemm_workspace_size(M, N, K) : fp4__cuda_gemm_ss_layout(!fi, M, N, K).total;
     void *ws;
     CU(cudaMalloc(&ws, need));
     for (int i = 0; i < 2; i++) {
       fp4_tensor A = view(f, M, K, ad, as, i), B = view(f, N, K, bd, bs, i);
-      FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, need, 0, FP4_CUDA_GEMM_W4A4_NATIVE,
-                             FP4_CUDA_GEMM_TILE_SS));
+      FS(fp4__cuda_gemm_w4a4(&A, &B, 1.0f, 0.0f, c.at(0), FP4_BF16, N, ws, need, 0,
+                             exact ? FP4_CUDA_GEMM_W4A4_EXACT : FP4_CUDA_GEMM_W4A4_NATIVE,
+                             exact ? FP4_CUDA_GEMM_TILE_AUTO : FP4_CUDA_GEMM_TILE_SS));
     }
     CU(cudaDeviceSynchronize());
     cudaFree(ws);
@@ -436,12 +452,16 @@ int main(int argc, char **argv) {
   CB(cublasCreate(&g_blas));
   CB(cublasLtCreate(&g_lt));
   CU(cudaMalloc(&g_ltws, LTWS));
-  if (argc > 4 && !strcmp(argv[1], "ss")) {
-    ss_only(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+  if (argc > 4 && (!strcmp(argv[1], "ss") || !strcmp(argv[1], "exact"))) {
+    ss_only(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), !strcmp(argv[1], "exact"));
     return 0;
   }
   printf("%-22s %6s %6s %6s %10s %9s %9s %10s\n", "kernel", "M", "N", "K", "median_us", "TFLOP/s", "vs_bf16",
          "weight_GB/s");
+  if (argc > 4 && !strcmp(argv[1], "shape")) { /* one W4A4 shape, every row */
+    w4a4_shape(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    return 0;
+  }
   printf("# W4A4 square\n");
   w4a4_shape(4096, 4096, 4096);
   w4a4_shape(8192, 8192, 8192);

@@ -12,7 +12,7 @@
  *    W4A16 above for bf16 activations (both formats) and f16 activations (NVFP4); the combinations the
  *    kernel does not take (MXFP4 x f16, f32 activations) return FP4_ERR_UNSUPPORTED; split-K with the
  *    caller's workspace (few output tiles, long K; deterministic reduction) checked the same way;
- *  - Hopper exact MXFP4 (s8 wgmma kernel, with the workspace; tiles AUTO, WG64, WG128): the same memcmp
+ *  - Hopper exact MXFP4 (FP8 wgmma kernel, with the workspace; tiles AUTO, WG64, WG128): the same memcmp
  *    against fp4.h for odd M/N, K = 32, 96, 4160 (partial stages, non-word scale loads), tails, both
  *    layouts, alpha/beta, all outputs, random extreme codes, every pair of the codes 0, 1, 127, 200, 254,
  *    255 (random and all-max data: Inf, NaN, subnormal terms), and a launch counter proving which kernel
@@ -39,7 +39,7 @@
     }                                                                                           \
   } while (0)
 
-static long g_s8_cases = 0; /* W4A4 cases that ran the Hopper s8 wgmma kernel */
+static long g_f8_cases = 0; /* W4A4 cases that ran the Hopper FP8 wgmma kernel */
 
 /* A quantized tensor on the host and its copy on the device. */
 struct qt {
@@ -119,15 +119,18 @@ static std::vector<uint8_t> random_c(int64_t M, int64_t ldc, fp4_dtype ct) {
   return c;
 }
 
-/* Workspace modes of w4a4_case: none, fp4_cuda_gemm_workspace_size bytes (Hopper MXFP4: the s8 wgmma
+/* Workspace modes of w4a4_case: none, fp4_cuda_gemm_workspace_size bytes (Hopper MXFP4: the FP8 wgmma
  * kernel), one byte too small, overlapping C, misaligned (the last three: the mma.sync kernel). */
 enum { WS_NONE, WS_FULL, WS_SMALL, WS_OVERLAP, WS_MISALIGNED };
 
 /* One reproducible W4A4 case: device bits == fp4.h bits, twice. codes >= 0: every scale code of A is
  * codes & 255, of B codes >> 8; maxdata: every element code +-6 (A rows alternate in sign), so each
- * block sum is +-4608. */
+ * block sum is +-4608; spread >= 0 (MXFP4): B's codes random in [124, 124 + spread], A's in [115, 118]
+ * (the FP8 wgmma kernel folds a warp's weight codes within 8 of their largest into E4M3, subnormals
+ * included, and promotes wider spreads unfolded). */
 static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layout lay, float alpha, float beta,
-                      fp4_dtype ct, int tile, int poke, int wsmode = WS_NONE, int codes = -1, int maxdata = 0) {
+                      fp4_dtype ct, int tile, int poke, int wsmode = WS_NONE, int codes = -1, int maxdata = 0,
+                      int spread = -1) {
   qt A = make_qt(f, rule, M, K, FP4_LAYOUT_LINEAR), B = make_qt(f, rule, N, K, FP4_LAYOUT_LINEAR);
   if (poke) {
     poke_scales(A, 1);
@@ -136,6 +139,10 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
   if (codes >= 0) {
     for (auto &c : A.scales) c = (uint8_t)(codes & 0xFF);
     for (auto &c : B.scales) c = (uint8_t)(codes >> 8);
+  }
+  if (spread >= 0) {
+    for (auto &c : A.scales) c = (uint8_t)(115 + h_rand() % 4);
+    for (auto &c : B.scales) c = (uint8_t)(124 + h_rand() % (spread + 1));
   }
   if (maxdata) {
     for (size_t i = 0; i < A.data.size(); i++) A.data[i] = (i / (size_t)(K / 2)) % 2 ? 0xFF : 0x77;
@@ -168,9 +175,9 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
     ws = wsmode == WS_MISALIGNED ? (void *)((char *)wsa + 8) : wsa;
   }
   if (wsmode == WS_OVERLAP) ws = dc, wsb = need; /* overlaps C: not used */
-  const int s8 = wsmode == WS_FULL && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma() &&
+  const int f8 = wsmode == WS_FULL && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma() &&
                  (tile == FP4_CUDA_GEMM_TILE_AUTO || tile == FP4_CUDA_GEMM_TILE_WG64 || tile == FP4_CUDA_GEMM_TILE_WG128);
-  const long runs0 = fp4__cuda_gemm_s8wg_runs(0);
+  const long runs0 = fp4__cuda_gemm_f8wg_runs(0);
   for (int rep = 0; rep < 2; rep++) {
     CU(cudaMemcpy(dc, c0.data(), c0.size(), cudaMemcpyHostToDevice));
     fp4_status st = fp4__cuda_gemm_w4a4(&A.d, &B.d, alpha, beta, dc, ct, ldc, ws, wsb, 0, FP4_CUDA_GEMM_W4A4_EXACT, tile);
@@ -178,9 +185,9 @@ static void w4a4_case(fp4_format f, fp4_rule rule, int M, int N, int K, fp4_layo
     CU(cudaDeviceSynchronize());
     CU(cudaMemcpy(rep ? got2.data() : got.data(), dc, c0.size(), cudaMemcpyDeviceToHost));
   }
-  /* which kernel ran: the s8 wgmma one exactly where it applies */
-  CHECK_EQ(s8 ? 2L : 0L, fp4__cuda_gemm_s8wg_runs(0) - runs0);
-  if (s8) g_s8_cases++;
+  /* which kernel ran: the FP8 wgmma one exactly where it applies */
+  CHECK_EQ(f8 ? 2L : 0L, fp4__cuda_gemm_f8wg_runs(0) - runs0);
+  if (f8) g_f8_cases++;
   cudaFree(wsa);
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < ref.size(); i += dt_size(ct))
@@ -384,7 +391,7 @@ static void fast_case(fp4_format f, int M, int N, int K, fp4_layout lay, float a
     CU(cudaMemcpy(rep ? y2.data() : y.data(), d2, y.size() * 4, cudaMemcpyDeviceToHost));
   }
   CHECK(memcmp(y.data(), y2.data(), y.size() * 4) == 0);
-  if (FP4__CG_S8WG_FAST && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma()) /* Hopper MXFP4 _fast: the exact kernel */
+  if (FP4__CG_F8WG_FAST && f == FP4_MXFP4 && fp4__cuda_gemm_has_wgmma()) /* Hopper MXFP4 _fast: the exact kernel */
     CHECK(memcmp(x.data(), y.data(), x.size() * 4) == 0);
   if (fp4__cuda_gemm_major() >= 10) {
     double num = 0, den = 0;
@@ -423,20 +430,23 @@ static void fast_case(fp4_format f, int M, int N, int K, fp4_layout lay, float a
 }
 
 /* Host checks of the kernels' building blocks (they run without a GPU too):
- *  - the nibble decoders, exhaustively over 65536 inputs (4 codes each), against fp4.h's codecs;
+ *  - the nibble decoders (int8, E4M3, bf16, f16), exhaustively over 65536 inputs (4 codes each), against
+ *    fp4.h's codecs;
  *  - the exact engine's promotion, for every pair of scale codes of each format and a set of block sums
  *    T, against acc + fp4_w4a4_block_term (spec §5), bit for bit (any NaN matches any NaN). */
 static int same_float(float a, float b) { return memcmp(&a, &b, 4) == 0 || (a != a && b != b); }
 
 static void host_building_blocks(void) {
-  size_t bad_s8 = 0, bad_bf = 0, bad_h = 0;
+  size_t bad_s8 = 0, bad_e8 = 0, bad_bf = 0, bad_h = 0;
   for (uint32_t x = 0; x < 65536; x++) {
     uint32_t v = fp4__cuda_gemm_e2m1x4_s8(x), b0, b1, h0, h1;
+    const uint32_t e8 = fp4__cuda_gemm_e2m1x4_sm8(x, FP4__CG_E4M3_LO, FP4__CG_E4M3_HI);
     fp4__cuda_gemm_e2m1x4_h16<1>(x, b0, b1);
     fp4__cuda_gemm_e2m1x4_h16<0>(x, h0, h1);
     for (int i = 0; i < 4; i++) {
       uint8_t code = (uint8_t)((x >> (4 * i)) & 15u);
       bad_s8 += (int8_t)(v >> (8 * i)) != fp4_e2m1_to_int2(code);
+      bad_e8 += !same_float(fp4_e4m3_to_float((uint8_t)(e8 >> (8 * i))), fp4_e2m1_to_float(code));
       uint16_t bb = (uint16_t)((i < 2 ? b0 : b1) >> (16 * (i & 1)));
       uint16_t hh = (uint16_t)((i < 2 ? h0 : h1) >> (16 * (i & 1)));
       bad_bf += bb != fp4_f32_to_bf16(fp4_e2m1_to_float(code));
@@ -444,6 +454,7 @@ static void host_building_blocks(void) {
     }
   }
   CHECK_EQ(0, bad_s8);
+  CHECK_EQ(0, bad_e8);
   CHECK_EQ(0, bad_bf);
   CHECK_EQ(0, bad_h);
   /* wgmma path: the byte gather (byte l of each word), the 16-bit scale pairs of every code */
@@ -588,7 +599,7 @@ static void ss_case(fp4_format f, int M, int N, int K, fp4_layout lay, float alp
   qt_free(B);
 }
 
-/* One small case per kernel and path (the sanitizer run): W4A4 mma.sync at both tiles, the s8 wgmma
+/* One small case per kernel and path (the sanitizer run): W4A4 mma.sync at both tiles, the FP8 wgmma
  * kernel (both widths, K past one stage ring), _fast, W4A16 at every tile and activation type, split-K
  * with its reduction, the TMA kernel's long-K promotion, and the GEMV hand-over. */
 static void sanitize_set(void) {
@@ -635,8 +646,8 @@ int main(int argc, char **argv) {
   validation();
   if (argc > 1 && !strcmp(argv[1], "sanitize")) {
     sanitize_set();
-    printf("sanitize set; exact MXFP4 cases on the s8 wgmma kernel: %ld\n", g_s8_cases);
-    if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases >= 2);
+    printf("sanitize set; exact MXFP4 cases on the FP8 wgmma kernel: %ld\n", g_f8_cases);
+    if (fp4__cuda_gemm_has_wgmma()) CHECK(g_f8_cases >= 2);
     return h_finish();
   }
   /* reproducible W4A4 */
@@ -655,7 +666,7 @@ int main(int argc, char **argv) {
       w4a4_case(f, r1, 129, 131, 9 * kq, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, tile, 1);
       w4a4_case(f, r1, 64, 128, 1024, FP4_LAYOUT_SWIZZLED, 1.0f, 0.0f, FP4_F32, tile, 1);
     }
-    if (!fi) { /* Hopper exact MXFP4 (the s8 wgmma kernel, given the workspace; elsewhere the mma.sync kernel) */
+    if (!fi) { /* Hopper exact MXFP4 (the FP8 wgmma kernel, given the workspace; elsewhere the mma.sync kernel) */
       const int wt[3] = {FP4_CUDA_GEMM_TILE_AUTO, FP4_CUDA_GEMM_TILE_WG64, FP4_CUDA_GEMM_TILE_WG128};
       for (int ti = 0; ti < 3; ti++) {
         const int t = wt[ti];
@@ -680,6 +691,11 @@ int main(int argc, char **argv) {
           w4a4_case(f, r1, 40, 70, 160, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_WG128, 0, WS_FULL,
                     ca | cb << 8, 1);
         }
+      /* weight codes spread within FOLD's reach (8: E4M3 subnormals in the wgmma) and past it */
+      for (int sp : {1, 5, 8, 9, 12})
+        for (int md = 0; md < 2; md++)
+          w4a4_case(f, r1, 150, 200, 1024, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_AUTO, 0, WS_FULL,
+                    -1, md, sp);
       /* no usable workspace: the mma.sync kernel, the same bits */
       for (int wm : {WS_NONE, WS_SMALL, WS_OVERLAP, WS_MISALIGNED}) {
         w4a4_case(f, r1, 100, 130, 512, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_F32, FP4_CUDA_GEMM_TILE_AUTO, 1, wm);
@@ -741,9 +757,9 @@ int main(int argc, char **argv) {
       w4a16_case(f, r, fi ? FP4_F16 : FP4_BF16, 40, 130, 28672, FP4_LAYOUT_LINEAR, 1.0f, 0.0f, FP4_CUDA_GEMM_TILE_AUTO);
     }
   }
-  printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g; exact MXFP4 cases on the s8 wgmma kernel: %ld\n",
-         fp4__cuda_gemm_has_wgmma() ? "used" : "not available", g_fast_err_max, g_s8_cases);
-  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_s8_cases > 50);
+  printf("hopper wgmma: %s; max W4A4 _fast error vs float64 %.3g; exact MXFP4 cases on the FP8 wgmma kernel: %ld\n",
+         fp4__cuda_gemm_has_wgmma() ? "used" : "not available", g_fast_err_max, g_f8_cases);
+  if (fp4__cuda_gemm_has_wgmma()) CHECK(g_f8_cases > 50);
   printf("hopper _fast with both operands prepared: %ld cases, max error vs float64 MXFP4 %.3g, NVFP4 %.3g\n", g_ss_cases,
          g_ss_err[0], g_ss_err[1]);
   if (fp4__cuda_gemm_has_wgmma()) CHECK(g_ss_cases >= 16);

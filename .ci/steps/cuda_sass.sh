@@ -5,7 +5,7 @@
 #   sm_120a: the native kernels issue OMMA.SF.16864 (NVFP4: .UE4M3.4X, MXFP4: .E8), the exact ones don't;
 #   sm_100a: the tcgen05 kernels issue UTCOMMA (NVFP4 .4X) and UTCCP (scales smem -> TMEM);
 #   sm_90a:  no FP4 MMA anywhere; the exact kernels run IMMA (s8 mma.sync), the Hopper exact MXFP4 one
-#            IGMMA (s8 wgmma, register A) with UTMALDG and no local memory; the Hopper W4A16 / W4A4
+#            QGMMA (E4M3 wgmma, register A) with UTMALDG and no local memory; the Hopper W4A16 / W4A4
 #            _fast kernels run HGMMA (wgmma, bf16 and f16, register A; the TMA one UTMALDG), the _fast kernel
 #            with both operands prepared HGMMA (bf16) or QGMMA (E4M3) with both operands from shared memory,
 #            and their sm_100a/sm_120a builds (never launched there) hold none.
@@ -48,8 +48,8 @@ void *fp4_sass_kernels[] = {
     (void *)fp4__cuda_gemm_w4a16_wgmma_kernel<FP4_NVFP4, 0, 128>,
     (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_NVFP4, 1, 256, 0>,
     (void *)fp4__cuda_gemm_w4a16_tma_kernel<FP4_MXFP4, 1, 128, 1>,
-    (void *)fp4__cuda_gemm_w4a4_s8wg_kernel<128>,
-    (void *)fp4__cuda_gemm_w4a4_s8wg_kernel<64>,
+    (void *)fp4__cuda_gemm_w4a4_f8wg_kernel<128>,
+    (void *)fp4__cuda_gemm_w4a4_f8wg_kernel<64>,
     (void *)fp4__cuda_gemm_ss_kernel<0>,
     (void *)fp4__cuda_gemm_ss_kernel<1>,
 };
@@ -119,18 +119,19 @@ case " ${NVCC_OPT:-} " in
   *) expect_no sm_90a "$WG_NV" "wgmma NVFP4 bf16 kernel" 'LDL|STL'
      expect_no sm_90a "$TMA_NV" "TMA wgmma NVFP4 kernel" 'LDL|STL' ;;
 esac
-# Hopper exact MXFP4 W4A4: int8 wgmma (register A) fed by TMA, in both widths
-S8_128='w4a4_s8wg_kernelILi128EEv'; S8_64='w4a4_s8wg_kernelILi64EEv'
-expect sm_90a "$S8_128" "s8 wgmma exact MXFP4 kernel (128)" 'IGMMA\.64x64x32\.S8\.S8'
-expect sm_90a "$S8_64" "s8 wgmma exact MXFP4 kernel (64)" 'IGMMA\.64x32x32\.S8\.S8'
-expect sm_90a "$S8_128" "s8 wgmma exact MXFP4 kernel (128)" 'UTMALDG\.2D'
-expect_no sm_90a "$S8_128" "s8 wgmma exact MXFP4 kernel (128)" "$P_ANYFP4"
+# Hopper exact MXFP4 W4A4: E4M3 wgmma (register A: a register operand, not gdesc, first) fed by TMA, in
+# both widths
+F8_128='w4a4_f8wg_kernelILi128EEv'; F8_64='w4a4_f8wg_kernelILi64EEv'
+expect sm_90a "$F8_128" "FP8 wgmma exact MXFP4 kernel (128)" 'QGMMA\.64x128x32\.F32\.E4M3\.E4M3 R[0-9]+, R[0-9]+, gdesc'
+expect sm_90a "$F8_64" "FP8 wgmma exact MXFP4 kernel (64)" 'QGMMA\.64x64x32\.F32\.E4M3\.E4M3 R[0-9]+, R[0-9]+, gdesc'
+expect sm_90a "$F8_128" "FP8 wgmma exact MXFP4 kernel (128)" 'UTMALDG\.2D'
+expect_no sm_90a "$F8_128" "FP8 wgmma exact MXFP4 kernel (128)" "$P_ANYFP4"
 case " ${NVCC_OPT:-} " in
   *" -O1 "*|*" -O0 "*) ;;
-  *) expect_no sm_90a "$S8_128" "s8 wgmma exact MXFP4 kernel (128)" 'LDL|STL'
-     expect_no sm_90a "$S8_64" "s8 wgmma exact MXFP4 kernel (64)" 'LDL|STL' ;;
+  *) expect_no sm_90a "$F8_128" "FP8 wgmma exact MXFP4 kernel (128)" 'LDL|STL'
+     expect_no sm_90a "$F8_64" "FP8 wgmma exact MXFP4 kernel (64)" 'LDL|STL' ;;
 esac
-expect_no sm_100a "$S8_128" "s8 wgmma kernel (stub)" 'IGMMA'
+expect_no sm_100a "$F8_128" "FP8 wgmma kernel (stub)" 'QGMMA'
 # Hopper W4A4 _fast with both operands prepared: both wgmma operands from shared memory (gdesc first)
 SS_BF='ss_kernelILi0EEv'; SS_F8='ss_kernelILi1EEv'
 expect sm_90a "$SS_BF" "SS wgmma bf16 (NVFP4 _fast) kernel" 'HGMMA\.64x256x16\.F32\.BF16 R[0-9]+, gdesc'
@@ -144,7 +145,7 @@ case " ${NVCC_OPT:-} " in
 esac
 expect_no sm_100a "$SS_F8" "SS wgmma E4M3 kernel (stub)" 'QGMMA'
 expect_no sm_120a "$SS_BF" "SS wgmma bf16 kernel (stub)" 'HGMMA'
-expect_no sm_120a "$S8_128" "s8 wgmma kernel (stub)" 'IGMMA'
+expect_no sm_120a "$F8_128" "FP8 wgmma kernel (stub)" 'QGMMA'
 expect_no sm_100a "$TMA_NV" "TMA wgmma kernel (stub)" 'HGMMA'
 expect_no sm_100a "$WG_NV" "wgmma kernel (stub)" 'HGMMA'
 expect_no sm_120a "$WG_NV" "wgmma kernel (stub)" 'HGMMA'
