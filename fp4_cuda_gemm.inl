@@ -1686,8 +1686,8 @@ __global__ void __launch_bounds__(384, 1)
         pv = q;
       }
       /* the stage's last block without overlap within the warpgroup: promoting it during the next stage's
-       * first wgmma makes ptxas serialize every wgmma (C7517 / C7518: registers a wgmma defined, read in
-       * the next loop iteration) */
+       * first wgmma (registers a wgmma defined, read in the next loop iteration) made ptxas insert a wait
+       * there (C7517) or, with the plan in fewer registers, serialize every wgmma (C7518) */
       promote(d[1], pv);
       fp4__cuda_gemm_bar_arrive(empty0 + 8 * s); /* the stage's readers are done */
     }

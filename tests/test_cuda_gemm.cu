@@ -15,7 +15,8 @@
  *  - Hopper exact MXFP4 (FP8 wgmma kernel, with the workspace; tiles AUTO, WG64, WG128): the same memcmp
  *    against fp4.h for odd M/N, K = 32, 96, 4160 (partial stages, non-word scale loads), tails, both
  *    layouts, alpha/beta, all outputs, random extreme codes, every pair of the codes 0, 1, 127, 200, 254,
- *    255 (random and all-max data: Inf, NaN, subnormal terms), and a launch counter proving which kernel
+ *    255 (random and all-max data: Inf, NaN, subnormal terms), weight codes spread over 1..12 binades
+ *    within rows (folded into E4M3, subnormals included, or not), and a launch counter proving which kernel
  *    ran; a workspace too small, overlapping C or misaligned runs the mma.sync kernel (same bits);
  *  - W4A4 _fast on Hopper (bf16 workspace + wgmma): relative Frobenius error against float64 of the
  *    dequantized operands <= 1e-5 (the measured value is printed), bit-identical repeats; without a
