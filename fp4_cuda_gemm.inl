@@ -1358,8 +1358,8 @@ __global__ void __launch_bounds__(256) fp4__cuda_gemm_dequant_bf16_kernel(const 
  *    main loop). Real weights fold: the 16-row groups of all-MiniLM-L6-v2's MXFP4 weights spread their
  *    codes by at most 6 (bench/RESULTS.md).
  *  - deterministic: fixed order, no split-K. Epilogue through shared memory as the W4A16 TMA kernel.
- *  - speed (H100, bench/RESULTS.md): 0.28-0.33x cuBLAS BF16, like the int8 kernel it replaced: issue-bound
- *    (ncu: issue slots 50% busy, tensor pipe 11%), about 300 instructions per warp and block (two FP32
+ *  - speed (H100, bench/RESULTS.md): 0.28-0.34x cuBLAS BF16 from M = 512, like the int8 kernel it replaced:
+ *    issue-bound (ncu: issue slots 50% busy, tensor pipe 11%), about 300 instructions per warp and block (two FP32
  *    operations per element in FAST, one in FOLD, plus the plan, the decode and the smem reads) against
  *    64 tensor cycles per warp and block; two consumer warps per scheduler hide little of the latency.
  * Compiled for sm_90a only (trapping stub elsewhere; the host launches it on sm_90 devices only). */
